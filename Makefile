@@ -1,0 +1,47 @@
+# The commands a person types. Everything runs inside .venv, made with the machine's python3.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: install run test smoke lint bench signatures sample clean
+
+install: $(STAMP)
+
+# Reinstall only when the project's metadata changed.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+run: install
+	$(BIN)/cbrun train configs/early_stop.yaml
+
+test: install
+	$(BIN)/python -m pytest
+
+# Every config in configs/ for one short epoch: the CI smoke run.
+smoke: install
+	@set -e; for c in configs/*.yaml; do \
+	  echo "== $$c"; \
+	  $(BIN)/cbrun train $$c --runs-dir runs/smoke --set fit.epochs=1 --set fit.steps_per_epoch=3 --quiet; \
+	done
+
+lint: install
+	$(BIN)/ruff check cbrun tests bench scripts examples
+	$(BIN)/ruff format --check cbrun tests bench scripts examples
+
+bench: install
+	$(BIN)/python bench/run.py
+
+# Regenerate the callback signature table from the installed Keras.
+signatures: install
+	$(BIN)/python -m cbrun.callbacks.catalog --write
+
+# Re-cut the bundled MNIST sample from ../shared/data/mnist.npz.
+sample: install
+	$(BIN)/python scripts/make_sample.py ../shared/data/mnist.npz cbrun/data/mnist_sample.npz
+
+clean:
+	rm -rf runs .pytest_cache .ruff_cache

@@ -1,0 +1,77 @@
+"""Where cbrun's lines go: the rich Console the CLI made, and the run's train.log.
+
+Every line printed during a run goes through one `LogSink`, so the console
+and `train.log` always say the same thing; the log file gets plain text only.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from rich.console import Console
+from rich.text import Text
+
+
+class LogSink:
+    """Prints lines to a console and appends them, as plain text, to a log file.
+
+    Args:
+        console: the Console made by the CLI.
+        quiet: print nothing to the console except what is sent with `always=True`.
+    """
+
+    def __init__(self, console: Console | None = None, *, quiet: bool = False):
+        self.console = console or Console()
+        self.quiet = quiet
+        self._log = None
+        # Batch hooks may run on Keras's callback threads.
+        self._lock = threading.Lock()
+
+    def open_log(self, path: Path) -> None:
+        """Start appending every line to `path` (line-buffered, append-only)."""
+        self._log = open(path, "a", encoding="utf-8", buffering=1)
+
+    def close(self) -> None:
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def line(self, text: str | Text, *, style: str | None = None, always: bool = False) -> None:
+        """One line to the console (unless quiet) and to the log."""
+        plain = text.plain if isinstance(text, Text) else text
+        with self._lock:
+            if always or not self.quiet:
+                shown = text if isinstance(text, Text) else Text(text, style=style or "")
+                self.console.print(shown, highlight=False, soft_wrap=True)
+            if self._log is not None:
+                self._log.write(plain + "\n")
+
+    def show(self, renderable, plain: str, *, always: bool = False) -> None:
+        """A rich renderable (a table) on the console; its plain form in the log."""
+        with self._lock:
+            if always or not self.quiet:
+                self.console.print(renderable)
+            if self._log is not None:
+                self._log.write(plain.rstrip("\n") + "\n")
+
+    def log_only(self, text: str) -> None:
+        """A line for train.log alone (what a live display shows in place)."""
+        with self._lock:
+            if self._log is not None:
+                self._log.write(text + "\n")
+
+
+class PrintsLines:
+    """Mixin for callbacks that print: `self.say(text)` goes through cbrun's sink.
+
+    The runner sets `sink`; outside cbrun (a plain Keras script) lines go to stdout.
+    """
+
+    sink: LogSink | None = None
+
+    def say(self, text: str) -> None:
+        if self.sink is None:
+            print(text)
+        else:
+            self.sink.line(text)

@@ -1,0 +1,286 @@
+"""Registries: the names a config may use, mapped to the code that builds them.
+
+A registry knows each entry's arguments, summary and hooks without importing
+it, so `validate` and `list-callbacks` never wait for TensorFlow: entries are
+either live callables (models and datasets, whose modules import Keras lazily)
+or `"module:attr"` targets described by a table (the Keras callbacks).
+
+Example:
+
+```python
+MODELS = Registry("model")
+
+@MODELS.register()
+def linear(inputs: int = 784):
+    ...
+
+model = MODELS.build({"name": "linear", "inputs": 784})
+```
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import inspect
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from cbrun.errors import UsageError
+
+REQUIRED = "<required>"
+
+# The type names an argument table may use, and what each accepts. `float`
+# takes an int too (0 is a fine min_delta); nothing numeric takes a bool.
+_TYPE_CHECKS: dict[str, Callable[[object], bool]] = {
+    "any": lambda v: True,
+    "bool": lambda v: isinstance(v, bool),
+    "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    "float": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+    "str": lambda v: isinstance(v, str),
+    "list": lambda v: isinstance(v, list),
+    "mapping": lambda v: isinstance(v, dict),
+    "null": lambda v: v is None,
+}
+
+
+def type_accepts(type_name: str, value: object) -> bool:
+    """Whether `value` fits `type_name`, e.g. `"float|null"` or `"str|int"`."""
+    return any(_TYPE_CHECKS.get(part, _TYPE_CHECKS["any"])(value) for part in type_name.split("|"))
+
+
+def type_of_default(default: object) -> str:
+    """The type name implied by a default value (`None` says nothing: `any`)."""
+    for name in ("bool", "int", "float", "str", "list", "mapping"):
+        if default is not None and _TYPE_CHECKS[name](default):
+            return name
+    return "any"
+
+
+def closest(name: str, candidates) -> str | None:
+    """The candidate a typo most likely meant, or None."""
+    candidates = list(candidates)
+    by_lower = {c.lower(): c for c in candidates}
+    if name.lower() in by_lower:
+        return by_lower[name.lower()]
+    matches = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
+    return matches[0] if matches else None
+
+
+def did_you_mean(name: str, candidates) -> str:
+    """` (did you mean 'x'?)`, or an empty string when nothing is close."""
+    match = closest(name, candidates)
+    return f" (did you mean '{match}'?)" if match else ""
+
+
+@dataclass(frozen=True)
+class Argument:
+    """One constructor argument of a registered entry.
+
+    Args:
+        name: the keyword.
+        type: a type name such as `int`, `float|null`, `str|int`, or `any`.
+        default: the default, or `REQUIRED`.
+        choices: the only values allowed, when there is such a list.
+    """
+
+    name: str
+    type: str = "any"
+    default: object = REQUIRED
+    choices: tuple = ()
+
+    @property
+    def required(self) -> bool:
+        return self.default == REQUIRED
+
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "type": self.type,
+            "required": self.required,
+            "default": None if self.required else self.default,
+            "choices": list(self.choices),
+        }
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A name a config may use, and everything known about it before import.
+
+    Args:
+        name: the registered name.
+        target: the callable, or `"module:attr"` to import on first use.
+        origin: `keras`, `cbrun` or `plugin`.
+        summary: one line.
+        doc: the full docstring.
+        arguments: the constructor arguments.
+        accepts_extra: whether it takes `**kwargs` beyond `arguments`.
+        hooks: the `on_*` hooks it overrides (callbacks only).
+        phases: where it acts by default: `fit`, `evaluate`, `predict`.
+        unavailable: why it cannot be used from YAML, if it cannot.
+    """
+
+    name: str
+    target: object
+    origin: str = "cbrun"
+    summary: str = ""
+    doc: str = ""
+    arguments: tuple[Argument, ...] = ()
+    accepts_extra: bool = False
+    hooks: tuple[str, ...] = ()
+    phases: tuple[str, ...] = ("fit",)
+    unavailable: str | None = None
+
+    def load(self):
+        """The callable itself, imported on first use."""
+        if not isinstance(self.target, str):
+            return self.target
+        module, _, attr = self.target.partition(":")
+        return getattr(importlib.import_module(module), attr)
+
+    def argument(self, name: str) -> Argument | None:
+        return next((a for a in self.arguments if a.name == name), None)
+
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "origin": self.origin,
+            "summary": self.summary,
+            "doc": self.doc,
+            "arguments": [a.to_dict() for a in self.arguments],
+            "hooks": list(self.hooks),
+            "phases": list(self.phases),
+            "available": self.unavailable is None,
+            "unavailable_reason": self.unavailable,
+            "target": self.target if isinstance(self.target, str) else _qualname(self.target),
+        }
+
+
+def _qualname(obj) -> str:
+    return f"{obj.__module__}:{obj.__qualname__}"
+
+
+def hooks_of(cls) -> tuple[str, ...]:
+    """The `on_*` hooks a callback class overrides, up to Keras's base `Callback`."""
+    found: set[str] = set()
+    for klass in cls.__mro__:
+        if klass.__name__ == "Callback" and klass.__module__.startswith("keras"):
+            break
+        found.update(n for n, v in vars(klass).items() if n.startswith("on_") and callable(v))
+    return tuple(sorted(found))
+
+
+def phases_of(hooks) -> tuple[str, ...]:
+    """Where a callback acts, judged by the hooks it overrides."""
+    phases = []
+    if any(h.startswith(("on_train", "on_epoch", "on_batch")) for h in hooks):
+        phases.append("fit")
+    if any(h.startswith("on_test") for h in hooks):
+        phases.append("evaluate")
+    if any(h.startswith("on_predict") for h in hooks):
+        phases.append("predict")
+    return tuple(phases) or ("fit",)
+
+
+def describe(obj, *, name: str | None = None, origin: str = "cbrun", types=None) -> Entry:
+    """Describe a live class or function as a registry `Entry`.
+
+    Args:
+        obj: the class or builder function.
+        name: the registered name. Defaults to `obj.__name__`.
+        origin: `keras`, `cbrun` or `plugin`. Defaults to `"cbrun"`.
+        types: `{argument: type name}` where the default does not tell the type.
+    """
+    types = types or {}
+    function = obj.__init__ if inspect.isclass(obj) else obj
+    arguments, accepts_extra = [], False
+    for param in inspect.signature(function).parameters.values():
+        if param.name == "self":
+            continue
+        if param.kind is param.VAR_KEYWORD:
+            accepts_extra = True
+            continue
+        if param.kind is param.VAR_POSITIONAL:
+            continue
+        default = REQUIRED if param.default is param.empty else param.default
+        if isinstance(default, tuple):
+            default = list(default)
+        type_name = types.get(param.name)
+        if type_name is None:
+            annotation = param.annotation
+            if isinstance(annotation, type):
+                annotation = annotation.__name__
+            parts = str(annotation).replace(" ", "").replace("None", "null").split("|")
+            if annotation is not param.empty and all(p in _TYPE_CHECKS for p in parts):
+                type_name = "|".join(parts)
+            else:
+                type_name = "any" if default == REQUIRED else type_of_default(default)
+        choices = ("auto", "min", "max") if param.name == "mode" else ()
+        arguments.append(Argument(param.name, type_name, default, choices))
+    doc = inspect.cleandoc(obj.__doc__ or "")
+    hooks = hooks_of(obj) if inspect.isclass(obj) else ()
+    return Entry(
+        name=name or obj.__name__,
+        target=obj,
+        origin=origin,
+        summary=doc.splitlines()[0] if doc else "",
+        doc=doc,
+        arguments=tuple(arguments),
+        accepts_extra=accepts_extra,
+        hooks=hooks,
+        phases=phases_of(hooks) if hooks else ("fit",),
+    )
+
+
+class UnknownNameError(UsageError):
+    """A config names something no registry holds."""
+
+
+@dataclass
+class Registry:
+    """Names a config may use for one kind of thing (`model`, `callback`, ...)."""
+
+    kind: str
+    _entries: dict[str, Entry] = field(default_factory=dict)
+
+    def add(self, entry: Entry) -> Entry:
+        """Add an entry; a name already taken is refused, naming who holds it."""
+        held = self._entries.get(entry.name)
+        if held is not None:
+            holder = held.target if isinstance(held.target, str) else _qualname(held.target)
+            raise UsageError(f"{self.kind} '{entry.name}' is already registered by {holder}")
+        self._entries[entry.name] = entry
+        return entry
+
+    def register(self, obj=None, *, name: str | None = None, origin: str = "cbrun"):
+        """Register a class or function; usable as `@register()` or `register(obj)`."""
+
+        def decorate(target):
+            self.add(describe(target, name=name, origin=origin))
+            return target
+
+        return decorate(obj) if obj is not None else decorate
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._entries
+
+    def names(self) -> list[str]:
+        return sorted(self._entries)
+
+    def entries(self) -> list[Entry]:
+        return [self._entries[n] for n in self.names()]
+
+    def get(self, name: str) -> Entry:
+        """The entry called `name`; an unknown name suggests the closest."""
+        try:
+            return self._entries[name]
+        except KeyError:
+            raise UnknownNameError(
+                f"unknown {self.kind} '{name}'{did_you_mean(name, self._entries)}"
+            ) from None
+
+    def build(self, spec: Mapping, **extra):
+        """Call the entry named `spec["name"]` with the remaining keys of `spec`."""
+        kwargs = dict(spec)
+        name = kwargs.pop("name")
+        return self.get(name).load()(**kwargs, **extra)
