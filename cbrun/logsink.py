@@ -25,12 +25,15 @@ class LogSink:
         self.console = console or Console()
         self.quiet = quiet
         self._log = None
+        self._early: list[str] = []  # lines printed before the log file exists
         # Batch hooks may run on Keras's callback threads.
         self._lock = threading.Lock()
 
     def open_log(self, path: Path) -> None:
         """Start appending every line to `path` (line-buffered, append-only)."""
         self._log = open(path, "a", encoding="utf-8", buffering=1)
+        self._log.writelines(line + "\n" for line in self._early)
+        self._early = []
 
     def close(self) -> None:
         if self._log is not None:
@@ -44,22 +47,25 @@ class LogSink:
             if always or not self.quiet:
                 shown = text if isinstance(text, Text) else Text(text, style=style or "")
                 self.console.print(shown, highlight=False, soft_wrap=True)
-            if self._log is not None:
-                self._log.write(plain + "\n")
+            self._write(plain)
 
     def show(self, renderable, plain: str, *, always: bool = False) -> None:
         """A rich renderable (a table) on the console; its plain form in the log."""
         with self._lock:
             if always or not self.quiet:
                 self.console.print(renderable)
-            if self._log is not None:
-                self._log.write(plain.rstrip("\n") + "\n")
+            self._write(plain.rstrip("\n"))
 
     def log_only(self, text: str) -> None:
         """A line for train.log alone (what a live display shows in place)."""
         with self._lock:
-            if self._log is not None:
-                self._log.write(text + "\n")
+            self._write(text)
+
+    def _write(self, plain: str) -> None:
+        if self._log is not None:
+            self._log.write(plain + "\n")
+        else:
+            self._early.append(plain)
 
 
 class PrintsLines:

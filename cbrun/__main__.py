@@ -1,0 +1,3 @@
+from cbrun.cli import main
+
+main()

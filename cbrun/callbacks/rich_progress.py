@@ -1,0 +1,243 @@
+"""cbrun's one logging callback: live progress in a terminal, plain lines elsewhere.
+
+In an interactive terminal it shows a progress bar per epoch (steps, rate, ETA,
+live loss and metrics) and, after each epoch, a row with every metric, the
+learning rate and the change since the previous epoch, green when better and
+red when worse. Anywhere else (CI, a pipe, `TERM=dumb`) it prints one plain
+line per epoch and one every N batches, with no control characters. Every line
+also goes to `train.log` through the sink.
+
+It is `async_safe`: Keras keeps dispatching batch ends on its callback threads
+instead of waiting for the logger after every step, so the logger takes a lock
+and never assumes batch ends arrive in order.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+
+import keras
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
+
+from cbrun.logsink import LogSink
+
+# Metrics where a smaller value is better; anything else (accuracy, auc...) is better larger.
+_LOWER_IS_BETTER = ("loss", "error", "mae", "mse", "mape", "msle", "crossentropy", "hinge",
+                    "divergence", "poisson", "cosh")
+
+
+def lower_is_better(metric: str) -> bool:
+    name = metric.removeprefix("val_")
+    return any(part in name for part in _LOWER_IS_BETTER)
+
+
+def format_metrics(logs: dict, skip=("learning_rate",)) -> str:
+    return "  ".join(f"{k} {_number(v)}" for k, v in logs.items() if k not in skip)
+
+
+def _number(value) -> str:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if value != 0 and (abs(value) < 1e-3 or abs(value) >= 1e5):
+        return f"{value:.3e}"
+    return f"{value:.4f}"
+
+
+class RunLogger(keras.callbacks.Callback):
+    """Batch and epoch logs for `fit`, `evaluate` and `predict`.
+
+    Args:
+        sink: where lines go (the console made by the CLI, and train.log).
+        every: print a batch line every N steps; `None` prints one about every
+            `seconds`. Defaults to `None`.
+        seconds: the interval for time-based batch lines. Defaults to `5.0`.
+        verbose: print every batch. Defaults to `False`.
+    """
+
+    async_safe = True
+
+    def __init__(self, sink: LogSink, every=None, seconds=5.0, verbose=False):
+        super().__init__()
+        self.sink = sink
+        self.every = 1 if verbose else every
+        self.seconds = seconds
+        console = sink.console
+        self.interactive = console.is_terminal and not console.is_dumb_terminal and not sink.quiet
+        self._lock = threading.Lock()
+        self.history: list[dict] = []
+        self.epoch_seconds: list[float] = []
+        self.nonfinite: tuple | None = None
+        self._in_fit = False
+        self._progress = None
+        self._task = None
+
+    # -- shared -----------------------------------------------------------------
+    def _steps(self):
+        return self.params.get("steps") if self.params else None
+
+    def _start_pass(self, label: str, total) -> None:
+        self._label = label
+        self._done = 0
+        self._last_line_step = 0
+        self._last_line_time = self._pass_start = time.perf_counter()
+        if self.interactive:
+            self._progress = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[rate]}"),
+                TimeRemainingColumn(),
+                TextColumn("{task.fields[metrics]}"),
+                console=self.sink.console,
+                transient=True,
+                refresh_per_second=8,
+            )
+            self._progress.start()
+            self._task = self._progress.add_task(label, total=total, rate="", metrics="")
+
+    def _stop_pass(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
+    def _batch_done(self, batch: int, logs) -> None:
+        """Count a finished step (or chunk of steps) and print when due."""
+        logs = logs or {}
+        total = self._steps()
+        with self._lock:
+            step = batch + 1
+            if total:
+                step = min(step, total)  # chunks of steps_per_execution overshoot at the end
+            if step <= self._done:
+                return  # an older batch end arriving late on another thread
+            self._done = step
+            now = time.perf_counter()
+            rate = step / max(now - self._pass_start, 1e-9)
+            if self._progress is not None:
+                self._progress.update(self._task, completed=step, rate=f"{rate:,.0f} steps/s",
+                                      metrics=format_metrics(logs))
+                if self.every == 1:
+                    self.sink.log_only(self._batch_line(step, total, rate, logs))
+                return
+            due = (
+                step - self._last_line_step >= self.every
+                if self.every
+                else now - self._last_line_time >= self.seconds
+            )
+            if due and (total is None or step < total or self.every == 1):
+                self._last_line_step, self._last_line_time = step, now
+                self.sink.line(self._batch_line(step, total, rate, logs))
+
+    def _batch_line(self, step, total, rate, logs) -> str:
+        of = f"/{total}" if total else ""
+        return f"{self._label} step {step}{of}  {format_metrics(logs)}  ({rate:,.0f} steps/s)"
+
+    # -- fit ----------------------------------------------------------------------
+    def on_train_begin(self, logs=None):
+        self._in_fit = True
+        self.history = []
+        self.epoch_seconds = []
+        self.nonfinite = None
+        self._previous = {}
+        self.epochs = self.params.get("epochs")
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+        self._start_pass(f"epoch {epoch + 1}/{self.epochs}", self._steps())
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(loss) and self.nonfinite is None:
+            # Stop at the end of this step: a NaN loss never recovers.
+            self.nonfinite = (self._epoch, batch, loss)
+            self.model.stop_training = True
+        self._batch_done(batch, logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._stop_pass()
+        seconds = time.perf_counter() - self._pass_start
+        logs = dict(logs or {})
+        if "learning_rate" not in logs:
+            logs["learning_rate"] = current_learning_rate(self.model)
+        self.epoch_seconds.append(seconds)
+        self.history.append({"epoch": epoch, **logs})
+        self.sink.line(self._epoch_text(epoch, seconds, logs))
+        self._previous = logs
+
+    def _epoch_text(self, epoch, seconds, logs) -> Text:
+        text = Text(f"epoch {epoch + 1}/{self.epochs}  {seconds:.2f}s")
+        for key, value in logs.items():
+            if key == "learning_rate":
+                continue
+            text.append(f"  {key} {_number(value)}")
+            before = self._previous.get(key)
+            if before is None or not isinstance(value, (int, float)):
+                continue
+            change = value - before
+            better = (change < 0) == lower_is_better(key)
+            style = "green" if change and better else ("red" if change else "")
+            text.append(f" ({change:+.4f})", style=style)
+        text.append(f"  lr {_number(logs['learning_rate'])}")
+        return text
+
+    def on_train_end(self, logs=None):
+        self._stop_pass()
+        self._in_fit = False
+
+    # -- evaluate (and the validation pass inside fit) ---------------------------
+    def on_test_begin(self, logs=None):
+        if not self._in_fit:
+            self._start_pass("evaluate", self._steps())
+
+    def on_test_batch_end(self, batch, logs=None):
+        if not self._in_fit:
+            self._batch_done(batch, logs)
+
+    def on_test_end(self, logs=None):
+        if not self._in_fit:
+            self._stop_pass()
+
+    # -- predict -----------------------------------------------------------------
+    def on_predict_begin(self, logs=None):
+        self._start_pass("predict", self._steps())
+
+    def on_predict_batch_end(self, batch, logs=None):
+        self._batch_done(batch, {})
+
+    def on_predict_end(self, logs=None):
+        self._stop_pass()
+
+    # -- after training ------------------------------------------------------------
+    def best_epochs(self) -> dict:
+        """`{metric: (epoch, value)}`: the best epoch of every metric, by its direction."""
+        best: dict = {}
+        for row in self.history:
+            for key, value in row.items():
+                if key in ("epoch", "learning_rate") or not isinstance(value, (int, float)):
+                    continue
+                if not math.isfinite(value):
+                    continue
+                held = best.get(key)
+                lower = lower_is_better(key)
+                if held is None or (value < held[1] if lower else value > held[1]):
+                    best[key] = (row["epoch"], value)
+        return best
+
+
+def current_learning_rate(model) -> float | None:
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is None or not hasattr(optimizer, "learning_rate"):
+        return None
+    # float32 in the optimizer: 0.1 reads back as 0.10000000149; keep the digits it holds.
+    return float(f"{float(keras.ops.convert_to_numpy(optimizer.learning_rate)):.7g}")

@@ -1,0 +1,108 @@
+"""User callbacks from outside cbrun, allowed explicitly and checked before import.
+
+A config names a plugin as `package.module:ClassName` (or `package.module.ClassName`).
+It is imported only when its module is allowed: listed under the config's
+`plugins:`, given with `--allow-plugin`, or exposed by an installed package under
+the `cbrun.callbacks` entry-point group. The check happens before any import,
+so a module that is not allowed never runs a line. Modules of the standard
+library that run commands or code are refused even when listed, and whatever
+is imported must be a `keras.callbacks.Callback` subclass.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import sys
+from pathlib import Path
+
+from cbrun.errors import PluginError
+from cbrun.registry import Registry, describe
+
+# Never importable as plugins, whatever the allow-list says.
+DENIED_MODULES = ("os", "sys", "subprocess", "builtins", "shutil", "importlib", "pickle",
+                  "marshal", "ctypes", "socket", "runpy", "code", "pty", "multiprocessing",
+                  "logging", "posix", "nt", "io", "pathlib", "webbrowser", "asyncio")
+
+
+def is_plugin_reference(name: str) -> bool:
+    """`module:Class` or a dotted path: anything that is not a plain registered name."""
+    return ":" in name or "." in name
+
+
+def split_reference(name: str) -> tuple[str, str]:
+    """`pkg.mod:Class` or `pkg.mod.Class` → (`pkg.mod`, `Class`)."""
+    module, sep, attr = name.partition(":")
+    if not sep:
+        module, _, attr = name.rpartition(".")
+    if not module or not attr or not attr.isidentifier() or not all(
+        part.isidentifier() for part in module.split(".")
+    ):
+        raise PluginError(f"'{name}' is not a plugin reference (write package.module:ClassName)")
+    return module, attr
+
+
+def _allowed(module: str, allowed: set[str]) -> bool:
+    return any(module == a or module.startswith(a + ".") for a in allowed)
+
+
+def check_allowed(name: str, allowed: set[str]) -> tuple[str, str]:
+    """Refuse, before importing anything, a plugin whose module is not allowed."""
+    module, attr = split_reference(name)
+    root = module.split(".")[0]
+    if root in DENIED_MODULES or root.startswith("_"):
+        raise PluginError(f"plugin '{name}': the module {module} is never allowed")
+    if not _allowed(module, allowed):
+        raise PluginError(
+            f"plugin '{name}' is not allowed: list {module} under plugins: in the config, "
+            f"or pass --allow-plugin {module}"
+        )
+    return module, attr
+
+
+def load_plugin(name: str, allowed: set[str], search_paths: list[Path] = ()):
+    """Import an allowed plugin callback class.
+
+    Args:
+        name: `package.module:ClassName`.
+        allowed: the allowed module names (a module allows its submodules).
+        search_paths: folders to look in first (the config's folder, the current one).
+
+    Raises:
+        PluginError: not allowed, not importable, or not a Keras callback class.
+    """
+    import keras
+
+    module_name, attr = check_allowed(name, allowed)
+    added = [str(p) for p in search_paths if str(p) not in sys.path]
+    sys.path[:0] = added
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise PluginError(f"plugin '{name}': cannot import {module_name} ({error})") from None
+    finally:
+        for path in added:
+            sys.path.remove(path)
+    obj = getattr(module, attr, None)
+    if obj is None:
+        raise PluginError(f"plugin '{name}': {module_name} has no {attr}")
+    if not (inspect.isclass(obj) and issubclass(obj, keras.callbacks.Callback)):
+        raise PluginError(f"plugin '{name}' is not a keras.callbacks.Callback subclass")
+    return obj
+
+
+PLUGINS = Registry("plugin callback")  # callbacks registered by plugin modules
+
+
+def register_callback(cls=None, *, name: str | None = None):
+    """Mark a class in a plugin module as a cbrun callback; `@register_callback()`.
+
+    The config still names it by `module:ClassName`, allowed under `plugins:`.
+    Registration makes cbrun describe it (arguments, hooks, phases) once loaded.
+    """
+
+    def decorate(target):
+        PLUGINS.add(describe(target, name=name, origin="plugin"))
+        return target
+
+    return decorate(cls) if cls is not None else decorate

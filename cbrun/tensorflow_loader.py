@@ -1,0 +1,49 @@
+"""Import TensorFlow and Keras without their start-up chatter on the console.
+
+`import tensorflow` writes oneDNN notes, CUDA-stub warnings and absl's
+"before InitializeLog" line straight to file descriptor 2, from C++, where no
+Python setting reaches (see ../shared/notes/tensorflow-console.md). So for the
+duration of the import fd 2 points at a temporary file; what was captured is
+shown if the import fails, and always under `--verbose`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+
+
+def quiet_environment(verbose: bool = False) -> None:
+    """Set TensorFlow's C++ log level before it loads, unless the user set it."""
+    if not verbose:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def import_tensorflow(verbose: bool = False) -> str:
+    """Import `tensorflow` and `keras`; return what they wrote to stderr meanwhile."""
+    if "keras" in sys.modules and "tensorflow" in sys.modules:
+        return ""
+    quiet_environment(verbose)
+    if verbose:
+        import keras  # noqa: F401
+        import tensorflow  # noqa: F401
+
+        return ""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile(mode="w+b") as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            import tensorflow  # noqa: F401
+            import keras  # noqa: F401
+        except BaseException:
+            os.dup2(saved, 2)
+            captured.seek(0)
+            sys.stderr.write(captured.read().decode("utf-8", "replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        captured.seek(0)
+        return captured.read().decode("utf-8", "replace")
