@@ -111,7 +111,8 @@ def check_arrays(arrays: dict, name: str) -> None:
 def read_npz(path: Path) -> dict:
     """The four arrays of an `.npz` in the `keras.datasets` layout, checked."""
     try:
-        with np.load(path, allow_pickle=False) as npz:
+        # Open the file ourselves: np.load leaks its handle when the zip is corrupt.
+        with open(path, "rb") as raw, np.load(raw, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in SPLITS if k in npz.files}
             check_arrays(arrays, str(path))
     except DataError:

@@ -45,6 +45,7 @@ def _resolver(tag: str, pattern: str, first: str) -> None:
     _Yaml12Loader.add_implicit_resolver(tag, re.compile(pattern, re.X), list(first))
 
 
+_resolver(_STD + "merge", r"^<<$", "<")
 _resolver(_STD + "bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF")
 _resolver(_STD + "null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""])
 _resolver(_LEADING_ZERO_TAG, r"^[-+]?0[0-9_]+$", "-+0")
@@ -84,6 +85,8 @@ def describe_value(value) -> str:
 
 
 def _where(source: str, mark) -> str:
+    if source.startswith("--set "):
+        return source  # a one-line value: the override itself says where
     return f"{source}:{mark.line + 1}:{mark.column + 1}"
 
 

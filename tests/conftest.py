@@ -1,0 +1,78 @@
+"""Shared fixtures: small real configs, the CLI in-process, the full MNIST if present."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIGS = ROOT / "configs"
+FULL_MNIST = ROOT.parent / "shared" / "data" / "mnist.npz"
+
+needs_full_mnist = pytest.mark.skipif(
+    not FULL_MNIST.is_file(), reason=f"full MNIST not found at {FULL_MNIST}"
+)
+
+# A guide-style run small enough for a test: the bundled sample, 3 epochs x 3 steps.
+TINY = """
+name: tiny
+seed: 1
+data: {dataset: mnist, source: bundled, limit: {train: 640, test: 256}}
+model: {name: linear}
+compile:
+  optimizer: {name: rmsprop, args: {learning_rate: 0.01}}
+  loss: mean_squared_error
+  metrics: [mae]
+fit: {batch_size: 32, epochs: 3, steps_per_epoch: 3}
+evaluate: {batch_size: 64, steps: 2}
+"""
+
+
+@pytest.fixture
+def write_config(tmp_path):
+    """Write YAML text (dedented) to a file in tmp_path and return its path."""
+
+    def write(text: str, name: str = "config.yaml") -> Path:
+        path = tmp_path / name
+        path.write_text(textwrap.dedent(text), encoding="utf-8")
+        return path
+
+    return write
+
+
+@pytest.fixture
+def tiny_config(write_config):
+    def make(extra: str = "") -> Path:
+        return write_config(TINY + textwrap.dedent(extra))
+
+    return make
+
+
+@pytest.fixture
+def cli():
+    """Run `cbrun ...` in-process; returns click's Result (exit_code, stdout, stderr)."""
+    from cbrun.cli import cli as group
+
+    def run(*args):
+        return CliRunner().invoke(group, [str(a) for a in args], catch_exceptions=False)
+
+    return run
+
+
+@pytest.fixture
+def train(cli, tmp_path):
+    """Train a config into tmp_path/runs; returns (result, run_dir or None)."""
+
+    def run(config: Path, *extra):
+        runs = tmp_path / "runs"
+        result = cli("train", config, "--runs-dir", runs, *extra)
+        made = sorted(runs.iterdir()) if runs.exists() else []
+        return result, (made[-1] if made else None)
+
+    return run
