@@ -7,6 +7,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import CliRunner
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -48,8 +49,12 @@ def write_config(tmp_path):
 
 @pytest.fixture
 def tiny_config(write_config):
+    """TINY with whole top-level sections replaced by those in `extra`."""
+
     def make(extra: str = "") -> Path:
-        return write_config(TINY + textwrap.dedent(extra))
+        config = yaml.safe_load(TINY)
+        config.update(yaml.safe_load(textwrap.dedent(extra)) or {})
+        return write_config(yaml.safe_dump(config, sort_keys=False))
 
     return make
 
