@@ -14,7 +14,7 @@ from cbrun.registry import Entry, Registry
 def table(registry: Registry) -> Table:
     """Name, origin, summary and hooks of every entry."""
     out = Table(title="callbacks a config may name", show_lines=False)
-    out.add_column("name", style="bold")
+    out.add_column("name", style="bold", no_wrap=True)
     out.add_column("origin")
     out.add_column("summary")
     out.add_column("hooks")

@@ -168,8 +168,8 @@ class RunLogger(keras.callbacks.Callback):
         self._stop_pass()
         seconds = time.perf_counter() - self._pass_start
         logs = dict(logs or {})
-        if "learning_rate" not in logs:
-            logs["learning_rate"] = current_learning_rate(self.model)
+        rate = logs.get("learning_rate", current_learning_rate(self.model))
+        logs["learning_rate"] = None if rate is None else float32_digits(rate)
         self.epoch_seconds.append(seconds)
         self.history.append({"epoch": epoch, **logs})
         self.sink.line(self._epoch_text(epoch, seconds, logs))
@@ -239,5 +239,9 @@ def current_learning_rate(model) -> float | None:
     optimizer = getattr(model, "optimizer", None)
     if optimizer is None or not hasattr(optimizer, "learning_rate"):
         return None
-    # float32 in the optimizer: 0.1 reads back as 0.10000000149; keep the digits it holds.
-    return float(f"{float(keras.ops.convert_to_numpy(optimizer.learning_rate)):.7g}")
+    return float32_digits(keras.ops.convert_to_numpy(optimizer.learning_rate))
+
+
+def float32_digits(value) -> float:
+    """The optimizer holds float32: 0.1 reads back as 0.10000000149. Keep the digits it means."""
+    return float(f"{float(value):.7g}")
