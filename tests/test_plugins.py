@@ -1,0 +1,75 @@
+"""Plugins are default-deny: never imported unless allowed; allowed ones run."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from cbrun.errors import PluginError
+from cbrun.plugins import check_allowed
+
+ROOT = Path(__file__).resolve().parents[1]
+
+SENTINEL = """
+from pathlib import Path
+Path({marker!r}).write_text("imported")
+import keras
+class Spy(keras.callbacks.Callback):
+    pass
+"""
+
+
+def _plugin_config(tiny_config, extra=""):
+    return tiny_config("callbacks: [{name: 'sentinel_mod:Spy'}]\n" + extra)
+
+
+def test_plugin_outside_allow_list_is_never_imported(tiny_config, train, tmp_path):
+    marker = tmp_path / "IMPORTED"
+    config = _plugin_config(tiny_config)
+    (config.parent / "sentinel_mod.py").write_text(SENTINEL.format(marker=str(marker)))
+    result, run = train(config)
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        "Error: callbacks[0].name: plugin 'sentinel_mod:Spy' is not allowed: list sentinel_mod "
+        "under plugins: in the config, or pass --allow-plugin sentinel_mod")
+    assert not marker.exists() and run is None
+
+
+def test_allowed_plugin_runs(tiny_config, train, tmp_path):
+    marker = tmp_path / "IMPORTED"
+    config = _plugin_config(tiny_config)
+    (config.parent / "sentinel_mod.py").write_text(SENTINEL.format(marker=str(marker)))
+    result, run = train(config, "--allow-plugin", "sentinel_mod")
+    assert result.exit_code == 0, result.output
+    assert marker.exists()
+
+
+def test_example_plugin_hooks_fire(cli, tmp_path):
+    shutil.copytree(ROOT / "examples" / "plugin", tmp_path / "plugin")
+    result = cli("train", tmp_path / "plugin" / "epoch_timer.yaml", "--runs-dir",
+                 tmp_path / "runs", "--set", "data.source=bundled")
+    assert result.exit_code == 0, result.output
+    run = next((tmp_path / "runs").iterdir())
+    log = (run / "train.log").read_text()
+    assert "took 0 took" in log and "took 1 took" in log
+    assert json.loads((run / "summary.json").read_text())["status"] == "completed"
+
+
+@pytest.mark.parametrize("name", ["os:system", "subprocess:call", "builtins.eval",
+                                  "logging.os.system", "os.path:join"])
+def test_dangerous_targets_are_refused_even_when_listed(name):
+    with pytest.raises(PluginError, match="is never allowed"):
+        check_allowed(name, {"os", "subprocess", "builtins", "logging", "os.path"})
+
+
+def test_python_tag_never_runs(write_config, cli, tmp_path):
+    marker = tmp_path / "PWNED"
+    config = write_config(
+        f"name: !!python/object/apply:os.system ['touch {marker}']\n"
+        "model: {name: linear}\ncompile: {loss: mse}\nfit: {epochs: 1}\n")
+    result = cli("train", config, "--runs-dir", tmp_path / "runs")
+    assert result.exit_code == 2 and "unsupported tag !!python/object/apply:os.system" in result.stderr
+    assert not marker.exists()
