@@ -42,7 +42,10 @@ def _sink(quiet: bool = False):
 
 
 set_option = click.option(
-    "--set", "overrides", multiple=True, metavar="KEY=VALUE",
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="KEY=VALUE",
     help="Override a config value, e.g. fit.epochs=5 or callbacks.1.args.patience=2. Repeatable.",
 )
 
@@ -56,18 +59,37 @@ def cli():
 @cli.command()
 @click.argument("config", type=click.Path(path_type=Path))
 @set_option
-@click.option("--runs-dir", type=click.Path(path_type=Path),
-              help="Parent folder of the new run folder. Defaults to output.runs_dir (runs/).")
-@click.option("--run-dir", type=click.Path(path_type=Path),
-              help="The exact folder for this run; it must not exist yet.")
+@click.option(
+    "--runs-dir",
+    type=click.Path(path_type=Path),
+    help="Parent folder of the new run folder. Defaults to output.runs_dir (runs/).",
+)
+@click.option(
+    "--run-dir",
+    type=click.Path(path_type=Path),
+    help="The exact folder for this run; it must not exist yet.",
+)
 @click.option("--name", help="Run name (the run folder is NAME-YYYYmmdd-HHMMSS).")
-@click.option("--allow-plugin", "allow_plugins", multiple=True, metavar="MODULE",
-              help="Allow plugin callbacks from MODULE (and its submodules). Repeatable.")
-@click.option("--log-every", type=click.IntRange(min=1), metavar="N",
-              help="A batch line every N steps (default: about every logging.seconds).")
+@click.option(
+    "--allow-plugin",
+    "allow_plugins",
+    multiple=True,
+    metavar="MODULE",
+    help="Allow plugin callbacks from MODULE (and its submodules). Repeatable.",
+)
+@click.option(
+    "--log-every",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="A batch line every N steps (default: about every logging.seconds).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="Print only errors and the final summary.")
-@click.option("--verbose", "-v", is_flag=True,
-              help="Print every batch, and TensorFlow's own start-up messages.")
+@click.option(
+    "--verbose",
+    "-v",
+    is_flag=True,
+    help="Print every batch, and TensorFlow's own start-up messages.",
+)
 def train(config, overrides, runs_dir, run_dir, name, allow_plugins, log_every, quiet, verbose):
     """Train the model CONFIG describes, then evaluate it; write a run directory.
 

@@ -190,8 +190,12 @@ def _pydantic_problem(doc: Document, error: dict) -> Problem:
     if expected:
         return Problem(where, path, f"expected {expected}, got {got}")
     if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
-        sign = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<",
-                "less_than_equal": "<="}[kind]
+        sign = {
+            "greater_than": ">",
+            "greater_than_equal": ">=",
+            "less_than": "<",
+            "less_than_equal": "<=",
+        }[kind]
         bound = ctx.get("gt", ctx.get("ge", ctx.get("lt", ctx.get("le"))))
         return Problem(where, path, f"must be {sign} {bound}, got {got}")
     if kind == "literal_error":
@@ -203,8 +207,15 @@ def _pydantic_problem(doc: Document, error: dict) -> Problem:
     return Problem(where, path, message)
 
 
-_TYPE_WORDS = {"str": "a string", "int": "an integer", "float": "a number",
-               "bool": "true or false", "list": "a list", "mapping": "a mapping", "null": "null"}
+_TYPE_WORDS = {
+    "str": "a string",
+    "int": "an integer",
+    "float": "a number",
+    "bool": "true or false",
+    "list": "a list",
+    "mapping": "a mapping",
+    "null": "null",
+}
 
 
 def _type_words(type_name: str) -> str:
@@ -229,18 +240,25 @@ class _Checker:
             argument = entry.argument(key)
             if argument is None or key in INJECTED:
                 if not entry.accepts_extra:
-                    self.add(path + (key,), f"unknown argument of {entry.name}"
-                             f"{did_you_mean(key, known)}", key=True)
+                    self.add(
+                        path + (key,),
+                        f"unknown argument of {entry.name}{did_you_mean(key, known)}",
+                        key=True,
+                    )
                 continue
             if argument.type == "schedule":
                 for sub, message in schedule_problems(value):
                     self.add(path + (key,) + sub, message)
             elif not type_accepts(argument.type, value):
-                self.add(path + (key,), f"expected {_type_words(argument.type)}, "
-                         f"got {describe_value(value)}")
+                self.add(
+                    path + (key,),
+                    f"expected {_type_words(argument.type)}, got {describe_value(value)}",
+                )
             elif argument.choices and value not in argument.choices:
-                self.add(path + (key,), f"must be one of {', '.join(argument.choices)}; "
-                         f"got {describe_value(value)}")
+                self.add(
+                    path + (key,),
+                    f"must be one of {', '.join(argument.choices)}; got {describe_value(value)}",
+                )
             if key in PATH_ARGUMENTS and isinstance(value, str):
                 self.run_relative_path(path + (key,), value)
         for argument in entry.arguments:
@@ -250,8 +268,10 @@ class _Checker:
     def run_relative_path(self, path: tuple, value: str) -> None:
         relative = PurePosixPath(value)
         if not relative.is_absolute() and ".." in relative.parts:
-            self.add(path, f"'{value}' leaves the run directory; write a path inside it, "
-                     "or an absolute one")
+            self.add(
+                path,
+                f"'{value}' leaves the run directory; write a path inside it, or an absolute one",
+            )
 
     def callback(self, index: int, item) -> None:
         path = ("callbacks", index)
@@ -261,8 +281,10 @@ class _Checker:
         if ":" in name or ("." in name and name not in self.callbacks):
             return  # a plugin: checked against the allow-list, described once loaded
         if name not in self.callbacks:
-            self.add(path + ("name",), f"unknown callback '{name}'"
-                     f"{did_you_mean(name, self.callbacks.names())}")
+            self.add(
+                path + ("name",),
+                f"unknown callback '{name}'{did_you_mean(name, self.callbacks.names())}",
+            )
             return
         entry = self.callbacks.get(name)
         if entry.unavailable:
@@ -277,8 +299,9 @@ class _Checker:
             return
         name = section["name"]
         if name not in MODELS:
-            self.add(("model", "name"), f"unknown model '{name}'"
-                     f"{did_you_mean(name, MODELS.names())}")
+            self.add(
+                ("model", "name"), f"unknown model '{name}'{did_you_mean(name, MODELS.names())}"
+            )
         elif isinstance(section.get("args"), dict):
             self.arguments(("model", "args"), MODELS.get(name), section["args"])
 
@@ -289,15 +312,22 @@ class _Checker:
         name, args = optimizer.get("name"), optimizer.get("args")
         path = ("compile", "optimizer")
         if isinstance(name, str) and name.lower() not in OPTIMIZERS:
-            self.add(path + ("name",), f"unknown optimizer '{name}'"
-                     f"{did_you_mean(name.lower(), OPTIMIZERS)}")
+            self.add(
+                path + ("name",),
+                f"unknown optimizer '{name}'{did_you_mean(name.lower(), OPTIMIZERS)}",
+            )
         if isinstance(args, dict) and "lr" in args:
-            self.add(path + ("args", "lr"), "'lr' was removed from Keras optimizers; "
-                     "write learning_rate", key=True)
+            self.add(
+                path + ("args", "lr"),
+                "'lr' was removed from Keras optimizers; write learning_rate",
+                key=True,
+            )
         rate = args.get("learning_rate") if isinstance(args, dict) else None
         if rate is not None and not (type_accepts("float", rate) and rate > 0):
-            self.add(path + ("args", "learning_rate"), f"must be a number > 0, "
-                     f"got {describe_value(rate)}")
+            self.add(
+                path + ("args", "learning_rate"),
+                f"must be a number > 0, got {describe_value(rate)}",
+            )
 
     def data(self, section) -> None:
         if not isinstance(section, dict):
@@ -305,18 +335,24 @@ class _Checker:
         source, path = section.get("source", "auto"), section.get("path")
         if source == "path":
             if not isinstance(path, str):
-                self.add(("data", "source"), "source: path needs data.path (an .npz file "
-                         "or a folder of IDX files)")
+                self.add(
+                    ("data", "source"),
+                    "source: path needs data.path (an .npz file or a folder of IDX files)",
+                )
             elif not Path(path).exists():
                 self.add(("data", "path"), f"no such file or folder: {path}")
         elif path is not None and source in ("auto", "keras", "bundled"):
-            self.add(("data", "path"), f"data.path is only read with source: path "
-                     f"(source is {source})")
+            self.add(
+                ("data", "path"), f"data.path is only read with source: path (source is {source})"
+            )
 
     def name(self, value) -> None:
         if isinstance(value, str) and not RUN_NAME.match(value):
-            self.add(("name",), f"'{value}' cannot name a run folder: use letters, digits, "
-                     "'.', '_' and '-', starting with a letter or digit")
+            self.add(
+                ("name",),
+                f"'{value}' cannot name a run folder: use letters, digits, "
+                "'.', '_' and '-', starting with a letter or digit",
+            )
 
     def run(self, data: dict) -> list[Problem]:
         self.name(data.get("name"))
@@ -366,8 +402,9 @@ def apply_override(doc: Document, raw: str) -> None:
         here = format_path(tuple(parts[: depth + 1]))
         if isinstance(node, list):
             if not isinstance(part, int) or part >= len(node):
-                raise ConfigError([Problem(where, here, f"no item {part} (the list has "
-                                           f"{len(node)})")])
+                raise ConfigError(
+                    [Problem(where, here, f"no item {part} (the list has {len(node)})")]
+                )
             node = node[part]
         elif isinstance(node, dict):
             key = str(part) if isinstance(part, int) else part
@@ -375,18 +412,33 @@ def apply_override(doc: Document, raw: str) -> None:
                 node[key] = {}
             node = node[key]
         else:
-            raise ConfigError([Problem(where, here, f"cannot set a key inside "
-                                       f"{describe_value(node)}")])
+            raise ConfigError(
+                [Problem(where, here, f"cannot set a key inside {describe_value(node)}")]
+            )
     last = parts[-1]
     if isinstance(node, list):
         if not isinstance(last, int) or last >= len(node):
-            raise ConfigError([Problem(where, format_path(tuple(parts)),
-                                       f"no item {last} (the list has {len(node)})")])
+            raise ConfigError(
+                [
+                    Problem(
+                        where,
+                        format_path(tuple(parts)),
+                        f"no item {last} (the list has {len(node)})",
+                    )
+                ]
+            )
     elif isinstance(node, dict):
         last = str(last) if isinstance(last, int) else last
     else:
-        raise ConfigError([Problem(where, format_path(tuple(parts[:-1])),
-                                   f"cannot set a key inside {describe_value(node)}")])
+        raise ConfigError(
+            [
+                Problem(
+                    where,
+                    format_path(tuple(parts[:-1])),
+                    f"cannot set a key inside {describe_value(node)}",
+                )
+            ]
+        )
     node[last] = value_doc.data
     path = tuple(parts[:-1]) + (last,)
     for table in (doc.marks, doc.key_marks):
@@ -406,14 +458,28 @@ def _read_text(path: Path) -> str:
     if not path.is_file():
         raise ConfigError([Problem(where, "", "is not a regular file")])
     if path.stat().st_size > MAX_CONFIG_BYTES:
-        raise ConfigError([Problem(where, "", f"larger than {MAX_CONFIG_BYTES} bytes; "
-                                   "a config is a small text file")])
+        raise ConfigError(
+            [
+                Problem(
+                    where,
+                    "",
+                    f"larger than {MAX_CONFIG_BYTES} bytes; a config is a small text file",
+                )
+            ]
+        )
     try:
         return path.read_bytes().decode("utf-8")
     except UnicodeDecodeError as error:
         line = path.read_bytes()[: error.start].count(b"\n") + 1
-        raise ConfigError([Problem(f"{where}:{line}", "", "not UTF-8 text "
-                                   f"(byte 0x{path.read_bytes()[error.start]:02x})")]) from None
+        raise ConfigError(
+            [
+                Problem(
+                    f"{where}:{line}",
+                    "",
+                    f"not UTF-8 text (byte 0x{path.read_bytes()[error.start]:02x})",
+                )
+            ]
+        ) from None
     except OSError as error:
         raise ConfigError([Problem(where, "", f"cannot read ({error.strerror})")]) from None
 
@@ -427,8 +493,9 @@ def _sorted_capped(problems: list[Problem]) -> list[Problem]:
     unique.sort(key=order)
     if len(unique) > MAX_PROBLEMS:
         hidden = len(unique) - MAX_PROBLEMS
-        unique = unique[:MAX_PROBLEMS] + [Problem(unique[0].where.split(":")[0], "",
-                                                  f"... and {hidden} more problems")]
+        unique = unique[:MAX_PROBLEMS] + [
+            Problem(unique[0].where.split(":")[0], "", f"... and {hidden} more problems")
+        ]
     return unique
 
 
@@ -445,11 +512,26 @@ def _with_phases(spec: RunSpec, callbacks: Registry) -> RunSpec:
 def validate(doc: Document, *, default_name: str = "run") -> RunSpec:
     """Validate a loaded document into a `RunSpec`; raise `ConfigError` listing every problem."""
     if doc.data is None:
-        raise ConfigError([Problem(doc.where(()), "", "the config is empty; it needs at least "
-                                   "model:, compile: and fit:")])
+        raise ConfigError(
+            [
+                Problem(
+                    doc.where(()),
+                    "",
+                    "the config is empty; it needs at least model:, compile: and fit:",
+                )
+            ]
+        )
     if not isinstance(doc.data, dict):
-        raise ConfigError([Problem(doc.where(()), "", "the config must be a mapping of sections "
-                                   f"(model:, compile:, fit:, ...), not {describe_value(doc.data)}")])
+        raise ConfigError(
+            [
+                Problem(
+                    doc.where(()),
+                    "",
+                    "the config must be a mapping of sections "
+                    f"(model:, compile:, fit:, ...), not {describe_value(doc.data)}",
+                )
+            ]
+        )
     callbacks = callback_registry()
     problems = []
     spec = None

@@ -91,7 +91,9 @@ def check_arrays(arrays: dict, name: str) -> None:
     """Refuse anything that is not MNIST-shaped: keys, shapes, dtypes, labels 0-9."""
     missing = [k for k in SPLITS if k not in arrays]
     if missing:
-        raise DataError(f"{name}: missing arrays {', '.join(missing)} (expected {', '.join(SPLITS)})")
+        raise DataError(
+            f"{name}: missing arrays {', '.join(missing)} (expected {', '.join(SPLITS)})"
+        )
     for split in ("train", "test"):
         x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
         if x.ndim != 3 or x.shape[1:] != (28, 28):

@@ -47,8 +47,9 @@ def linear(input_shape, num_classes):
 
 
 @MODELS.register()
-def mlp(input_shape, num_classes, units: list = (64,), activation: str = "relu",
-        dropout: float = 0.0):
+def mlp(
+    input_shape, num_classes, units: list = (64,), activation: str = "relu", dropout: float = 0.0
+):
     """The blog's classifier: Dense layers of `units`, then a softmax over the classes.
 
     Args:
@@ -69,8 +70,9 @@ def mlp(input_shape, num_classes, units: list = (64,), activation: str = "relu",
 
 
 @MODELS.register()
-def cnn(input_shape, num_classes, filters: list = (32, 64), dense: int = 128,
-        dropout: float = 0.25):
+def cnn(
+    input_shape, num_classes, filters: list = (32, 64), dense: int = 128, dropout: float = 0.25
+):
     """A small conv net: 3x3 conv + 2x2 max-pool per entry of `filters`, then dense.
 
     Needs `data.flatten: false` (28x28x1 images).

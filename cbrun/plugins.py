@@ -20,9 +20,29 @@ from cbrun.errors import PluginError
 from cbrun.registry import Registry, describe
 
 # Never importable as plugins, whatever the allow-list says.
-DENIED_MODULES = ("os", "sys", "subprocess", "builtins", "shutil", "importlib", "pickle",
-                  "marshal", "ctypes", "socket", "runpy", "code", "pty", "multiprocessing",
-                  "logging", "posix", "nt", "io", "pathlib", "webbrowser", "asyncio")
+DENIED_MODULES = (
+    "os",
+    "sys",
+    "subprocess",
+    "builtins",
+    "shutil",
+    "importlib",
+    "pickle",
+    "marshal",
+    "ctypes",
+    "socket",
+    "runpy",
+    "code",
+    "pty",
+    "multiprocessing",
+    "logging",
+    "posix",
+    "nt",
+    "io",
+    "pathlib",
+    "webbrowser",
+    "asyncio",
+)
 
 
 def is_plugin_reference(name: str) -> bool:
@@ -35,8 +55,11 @@ def split_reference(name: str) -> tuple[str, str]:
     module, sep, attr = name.partition(":")
     if not sep:
         module, _, attr = name.rpartition(".")
-    if not module or not attr or not attr.isidentifier() or not all(
-        part.isidentifier() for part in module.split(".")
+    if (
+        not module
+        or not attr
+        or not attr.isidentifier()
+        or not all(part.isidentifier() for part in module.split("."))
     ):
         raise PluginError(f"'{name}' is not a plugin reference (write package.module:ClassName)")
     return module, attr

@@ -88,8 +88,9 @@ def history_csv(rows: list[dict]) -> str:
     keys: list[str] = []
     for row in rows:
         keys += [k for k in row if k not in keys]
-    metrics = sorted(k for k in keys if k not in ("epoch", "learning_rate") and
-                     not k.startswith("val_"))
+    metrics = sorted(
+        k for k in keys if k not in ("epoch", "learning_rate") and not k.startswith("val_")
+    )
     val = sorted(k for k in keys if k.startswith("val_"))
     columns = ["epoch", "learning_rate", *metrics, *val]
     out = io.StringIO()
@@ -142,8 +143,9 @@ class RunDir:
         """The folder `path`, which must not exist yet."""
         path = Path(path)
         if path.exists():
-            raise RunDirError(f"{path} already exists; give a new folder, or resume it with "
-                              f"--resume {path}")
+            raise RunDirError(
+                f"{path} already exists; give a new folder, or resume it with --resume {path}"
+            )
         _check_parent(path.parent)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.mkdir()

@@ -12,7 +12,7 @@ import platform
 import shutil
 import signal
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
@@ -36,8 +36,14 @@ from cbrun.tensorflow_loader import import_tensorflow
 # the gain of 64 while batch lines still come often.
 AUTO_STEPS_PER_EXECUTION = 32
 BATCH_HOOKS = ("on_batch_begin", "on_batch_end", "on_train_batch_begin", "on_train_batch_end")
-EXIT_CODES = {"completed": 0, "stopped_early": 0, "nan": 3, "interrupted": 130,
-              "terminated": 143, "failed": 1}
+EXIT_CODES = {
+    "completed": 0,
+    "stopped_early": 0,
+    "nan": 3,
+    "interrupted": 130,
+    "terminated": 143,
+    "failed": 1,
+}
 
 
 @dataclass
@@ -132,8 +138,9 @@ def build_model(spec: RunSpec, dataset: Dataset, steps_per_execution: int = 1):
     return model
 
 
-def build_callbacks(spec: RunSpec, run: RunDir | None, model, sink: LogSink,
-                    allow_plugins=(), search_paths=()) -> list[tuple]:
+def build_callbacks(
+    spec: RunSpec, run: RunDir | None, model, sink: LogSink, allow_plugins=(), search_paths=()
+) -> list[tuple]:
     """`[(callback, phases)]` for every configured callback, in config order."""
     registry = callback_registry()
     allowed = _allowed_plugins(spec, allow_plugins)
@@ -168,10 +175,13 @@ def steps_per_execution(spec: RunSpec, callbacks: list[tuple]) -> tuple[int, str
     asked = spec.fit.steps_per_execution
     if asked != "auto":
         return asked, "set in the config"
-    per_batch = sorted({
-        type(cb).__name__ for cb, phases in callbacks
-        if "fit" in phases and set(hooks_of(type(cb))) & set(BATCH_HOOKS)
-    })
+    per_batch = sorted(
+        {
+            type(cb).__name__
+            for cb, phases in callbacks
+            if "fit" in phases and set(hooks_of(type(cb))) & set(BATCH_HOOKS)
+        }
+    )
     if per_batch:
         return 1, f"{', '.join(per_batch)} needs every batch hook"
     return AUTO_STEPS_PER_EXECUTION, "no callback needs every batch hook"
@@ -182,8 +192,10 @@ def evaluate_steps(spec: RunSpec, samples: int, sink: LogSink) -> int | None:
     steps = spec.evaluate.steps
     available = math.ceil(samples / spec.evaluate.batch_size)
     if steps is not None and steps > available:
-        sink.line(f"evaluate: {steps} steps asked, the test split has {available} batches of "
-                  f"{spec.evaluate.batch_size}; evaluating {available}")
+        sink.line(
+            f"evaluate: {steps} steps asked, the test split has {available} batches of "
+            f"{spec.evaluate.batch_size}; evaluating {available}"
+        )
         return available
     return steps
 
@@ -203,8 +215,10 @@ def _summary_table(summary: dict, best: dict, run: RunDir) -> tuple[Table, str]:
     table = Table(title=f"{summary['name']}: {summary['status']}", show_header=True)
     table.add_column("")
     table.add_column("value", justify="right")
-    lines = [f"{summary['name']}: {summary['status']} after {summary['epochs_run']} epoch(s), "
-             f"{summary['seconds']['total']:.1f}s"]
+    lines = [
+        f"{summary['name']}: {summary['status']} after {summary['epochs_run']} epoch(s), "
+        f"{summary['seconds']['total']:.1f}s"
+    ]
     for key, value in (summary.get("train") or {}).items():
         table.add_row(f"final {key}", _fmt(value))
         lines.append(f"final {key}: {_fmt(value)}")
@@ -252,8 +266,11 @@ def train(
     """
     check_plugins(spec, allow_plugins)
     dataset = load_data(spec, sink)
-    run = RunDir.exact(run_dir) if run_dir else RunDir.create(
-        Path(runs_dir or spec.output.runs_dir), spec.name)
+    run = (
+        RunDir.exact(run_dir)
+        if run_dir
+        else RunDir.create(Path(runs_dir or spec.output.runs_dir), spec.name)
+    )
     started = time.time()
     try:
         import_tensorflow(verbose)
@@ -270,32 +287,44 @@ def train(
     run.write_text(CONFIG, spec.to_yaml())
     sink.open_log(run.file(LOG))
     summary = {
-        "status": "running", "name": spec.name, "epochs_run": 0, "train": None,
-        "evaluate": None, "data": dataset.info.to_dict(),
-        "seconds": {"total": 0.0, "epochs": []}, "versions": versions(),
+        "status": "running",
+        "name": spec.name,
+        "epochs_run": 0,
+        "train": None,
+        "evaluate": None,
+        "data": dataset.info.to_dict(),
+        "seconds": {"total": 0.0, "epochs": []},
+        "versions": versions(),
         "run_dir": str(run.path),
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
     }
     run.write_json(SUMMARY, summary)
     try:
-        return _fit_and_evaluate(spec, run, model, dataset, callbacks, sink, summary,
-                                 log_every, verbose, started)
+        return _fit_and_evaluate(
+            spec, run, model, dataset, callbacks, sink, summary, log_every, verbose, started
+        )
     finally:
         sink.close()
 
 
-def _fit_and_evaluate(spec, run, model, dataset, callbacks, sink, summary, log_every,
-                      verbose, started) -> TrainResult:
+def _fit_and_evaluate(
+    spec, run, model, dataset, callbacks, sink, summary, log_every, verbose, started
+) -> TrainResult:
     from cbrun.callbacks.rich_progress import RunLogger
 
     spe, why = steps_per_execution(spec, callbacks)
     if spe != 1:
-        model.compile(optimizer=model.optimizer, loss=spec.compile.loss,
-                      metrics=list(spec.compile.metrics), jit_compile=spec.compile.jit_compile,
-                      steps_per_execution=spe)
+        model.compile(
+            optimizer=model.optimizer,
+            loss=spec.compile.loss,
+            metrics=list(spec.compile.metrics),
+            jit_compile=spec.compile.jit_compile,
+            steps_per_execution=spe,
+        )
     sink.line(f"run: {run.path}  (steps_per_execution {spe}: {why})")
-    logger = RunLogger(sink, every=log_every or spec.logging.every,
-                       seconds=spec.logging.seconds, verbose=verbose)
+    logger = RunLogger(
+        sink, every=log_every or spec.logging.every, seconds=spec.logging.seconds, verbose=verbose
+    )
     fit_callbacks = [cb for cb, phases in callbacks if "fit" in phases]
     eval_callbacks = [cb for cb, phases in callbacks if "evaluate" in phases]
 
@@ -305,12 +334,15 @@ def _fit_and_evaluate(spec, run, model, dataset, callbacks, sink, summary, log_e
     try:
         validation = spec.data.validation_split
         model.fit(
-            dataset.x_train, dataset.y_train,
-            batch_size=spec.fit.batch_size, epochs=spec.fit.epochs,
+            dataset.x_train,
+            dataset.y_train,
+            batch_size=spec.fit.batch_size,
+            epochs=spec.fit.epochs,
             steps_per_epoch=spec.fit.steps_per_epoch,
             validation_split=validation,
             validation_steps=spec.fit.validation_steps if validation else None,
-            shuffle=spec.fit.shuffle, verbose=0,
+            shuffle=spec.fit.shuffle,
+            verbose=0,
             callbacks=[*fit_callbacks, logger, _history_writer(run, logger)],
         )
         if logger.nonfinite is not None:
@@ -321,8 +353,11 @@ def _fit_and_evaluate(spec, run, model, dataset, callbacks, sink, summary, log_e
             status = "stopped_early"
         if status in ("completed", "stopped_early") and spec.evaluate.enabled:
             evaluation = model.evaluate(
-                dataset.x_test, dataset.y_test, batch_size=spec.evaluate.batch_size,
-                steps=evaluate_steps(spec, len(dataset.x_test), sink), verbose=0,
+                dataset.x_test,
+                dataset.y_test,
+                batch_size=spec.evaluate.batch_size,
+                steps=evaluate_steps(spec, len(dataset.x_test), sink),
+                verbose=0,
                 return_dict=True,
                 callbacks=[*eval_callbacks, logger],
             )
@@ -341,18 +376,23 @@ def _fit_and_evaluate(spec, run, model, dataset, callbacks, sink, summary, log_e
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         run.write_history(logger.history)
-        last = {k: v for k, v in (logger.history[-1] if logger.history else {}).items()
-                if k != "epoch"}
-        summary.update({
-            "status": status,
-            "epochs_run": len(logger.history),
-            "train": last or None,
-            "evaluate": evaluation,
-            "seconds": {"total": round(time.time() - started, 3),
-                        "epochs": [round(s, 4) for s in logger.epoch_seconds]},
-            "steps_per_execution": spe,
-            "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        })
+        last = {
+            k: v for k, v in (logger.history[-1] if logger.history else {}).items() if k != "epoch"
+        }
+        summary.update(
+            {
+                "status": status,
+                "epochs_run": len(logger.history),
+                "train": last or None,
+                "evaluate": evaluation,
+                "seconds": {
+                    "total": round(time.time() - started, 3),
+                    "epochs": [round(s, 4) for s in logger.epoch_seconds],
+                },
+                "steps_per_execution": spe,
+                "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            }
+        )
         if error:
             summary["error"] = error
         run.write_json(SUMMARY, summary)

@@ -50,8 +50,9 @@ def schedule_problems(spec) -> list[tuple[tuple, str]]:
     problems = []
     for key in spec:
         if key != "type" and key not in allowed:
-            problems.append(((key,), f"unknown argument of a {kind} schedule"
-                             f"{did_you_mean(key, allowed)}"))
+            problems.append(
+                ((key,), f"unknown argument of a {kind} schedule{did_you_mean(key, allowed)}")
+            )
     for key, meaning in allowed.items():
         if key not in spec:
             if (kind, key) not in _OPTIONAL:
@@ -59,10 +60,19 @@ def schedule_problems(spec) -> list[tuple[tuple, str]]:
             continue
         value = spec[key]
         ok = {
-            "table": lambda v: isinstance(v, list) and v and all(
-                isinstance(p, list) and len(p) == 2 and _positive_or_zero_int(p[0])
-                and _number(p[1]) and p[1] > 0 for p in v)
-            and [p[0] for p in v] == sorted({p[0] for p in v}),
+            "table": lambda v: (
+                isinstance(v, list)
+                and v
+                and all(
+                    isinstance(p, list)
+                    and len(p) == 2
+                    and _positive_or_zero_int(p[0])
+                    and _number(p[1])
+                    and p[1] > 0
+                    for p in v
+                )
+                and [p[0] for p in v] == sorted({p[0] for p in v})
+            ),
             "every": _positive_int,
             "epochs": _positive_int,
             "factor": lambda v: _number(v) and 0 < v <= 1,

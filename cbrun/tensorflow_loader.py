@@ -35,8 +35,8 @@ def import_tensorflow(verbose: bool = False) -> str:
     with tempfile.TemporaryFile(mode="w+b") as captured:
         os.dup2(captured.fileno(), 2)
         try:
-            import tensorflow  # noqa: F401
             import keras  # noqa: F401
+            import tensorflow  # noqa: F401
         except BaseException:
             os.dup2(saved, 2)
             captured.seek(0)

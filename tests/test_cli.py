@@ -42,9 +42,24 @@ def test_real_process_has_a_clean_console(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
     env["NO_COLOR"] = "1"
     out = subprocess.run(
-        [sys.executable, "-m", "cbrun", "train", "configs/early_stop.yaml", "--runs-dir",
-         str(tmp_path), "--set", "data.source=bundled", "--set", "fit.epochs=2"],
-        capture_output=True, text=True, cwd=ROOT, env=env, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "cbrun",
+            "train",
+            "configs/early_stop.yaml",
+            "--runs-dir",
+            str(tmp_path),
+            "--set",
+            "data.source=bundled",
+            "--set",
+            "fit.epochs=2",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=300,
     )
     assert out.returncode == 0, out.stderr
     assert out.stderr == ""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import textwrap
 
 import pytest
 
@@ -19,123 +18,266 @@ FIT = "fit: {epochs: 1}\n"
 # (id, YAML text, the expected stderr, one `Error:` line per problem; F is the file).
 BROKEN = [
     ("empty file", "", ["F:1:1: the config is empty; it needs at least model:, compile: and fit:"]),
-    ("only a comment", "# nothing\n",
-     ["F:1:1: the config is empty; it needs at least model:, compile: and fit:"]),
-    ("unclosed bracket", HEAD + "fit: {epochs: 1\n",
-     ["F:4:1: invalid YAML: expected ',' or '}', but got '<stream end>' "
-      "(while parsing a flow mapping)"]),
-    ("tab indentation", HEAD + "fit:\n\tepochs: 1\n",
-     ["F:4:1: invalid YAML: a tab character; YAML indents with spaces only"]),
-    ("top level a list", "- model\n- fit\n",
-     ["F:1:1: the config must be a mapping of sections (model:, compile:, fit:, ...), "
-      "not a list"]),
-    ("top level a scalar", "hello\n",
-     ["F:1:1: the config must be a mapping of sections (model:, compile:, fit:, ...), "
-      "not 'hello' (a string)"]),
-    ("duplicate key", HEAD + FIT + "fit: {epochs: 2}\n",
-     ["F:4:1: fit: duplicate key (first defined at line 3)"]),
-    ("duplicate nested key", HEAD + "fit:\n  epochs: 1\n  epochs: 2\n",
-     ["F:5:3: fit.epochs: duplicate key (first defined at line 4)"]),
-    ("unknown top-level key", HEAD + FIT + "callback: []\n",
-     ["F:4:1: callback: unknown key (did you mean 'callbacks'?)"]),
-    ("unknown nested key", HEAD + "fit: {epochs: 1, batchsize: 8}\n",
-     ["F:3:18: fit.batchsize: unknown key (did you mean 'batch_size'?)"]),
-    ("missing section", "model: {name: linear}\n" + FIT,
-     ["F:1:1: missing required section 'compile'"]),
-    ("missing nested key", "model: {args: {}}\ncompile: {loss: mse}\n" + FIT,
-     ["F:1:8: missing required key 'name' in model"]),
+    (
+        "only a comment",
+        "# nothing\n",
+        ["F:1:1: the config is empty; it needs at least model:, compile: and fit:"],
+    ),
+    (
+        "unclosed bracket",
+        HEAD + "fit: {epochs: 1\n",
+        [
+            "F:4:1: invalid YAML: expected ',' or '}', but got '<stream end>' "
+            "(while parsing a flow mapping)"
+        ],
+    ),
+    (
+        "tab indentation",
+        HEAD + "fit:\n\tepochs: 1\n",
+        ["F:4:1: invalid YAML: a tab character; YAML indents with spaces only"],
+    ),
+    (
+        "top level a list",
+        "- model\n- fit\n",
+        [
+            "F:1:1: the config must be a mapping of sections (model:, compile:, fit:, ...), "
+            "not a list"
+        ],
+    ),
+    (
+        "top level a scalar",
+        "hello\n",
+        [
+            "F:1:1: the config must be a mapping of sections (model:, compile:, fit:, ...), "
+            "not 'hello' (a string)"
+        ],
+    ),
+    (
+        "duplicate key",
+        HEAD + FIT + "fit: {epochs: 2}\n",
+        ["F:4:1: fit: duplicate key (first defined at line 3)"],
+    ),
+    (
+        "duplicate nested key",
+        HEAD + "fit:\n  epochs: 1\n  epochs: 2\n",
+        ["F:5:3: fit.epochs: duplicate key (first defined at line 4)"],
+    ),
+    (
+        "unknown top-level key",
+        HEAD + FIT + "callback: []\n",
+        ["F:4:1: callback: unknown key (did you mean 'callbacks'?)"],
+    ),
+    (
+        "unknown nested key",
+        HEAD + "fit: {epochs: 1, batchsize: 8}\n",
+        ["F:3:18: fit.batchsize: unknown key (did you mean 'batch_size'?)"],
+    ),
+    (
+        "missing section",
+        "model: {name: linear}\n" + FIT,
+        ["F:1:1: missing required section 'compile'"],
+    ),
+    (
+        "missing nested key",
+        "model: {args: {}}\ncompile: {loss: mse}\n" + FIT,
+        ["F:1:8: missing required key 'name' in model"],
+    ),
     ("epochs 0", HEAD + "fit: {epochs: 0}\n", ["F:3:15: fit.epochs: must be > 0, got 0"]),
     ("epochs -1", HEAD + "fit: {epochs: -1}\n", ["F:3:15: fit.epochs: must be > 0, got -1"]),
-    ("epochs 2.5", HEAD + "fit: {epochs: 2.5}\n",
-     ["F:3:15: fit.epochs: expected an integer, got 2.5"]),
-    ("epochs true", HEAD + "fit: {epochs: true}\n",
-     ["F:3:15: fit.epochs: expected an integer, got true"]),
-    ("epochs string", HEAD + 'fit: {epochs: "10"}\n',
-     ["F:3:15: fit.epochs: expected an integer, got '10' (a string)"]),
-    ("epochs octal-looking", HEAD + "fit: {epochs: 010}\n",
-     ["F:3:15: fit.epochs: '010' has a leading zero, which YAML 1.1 reads as octal; "
-      "write 10 (or 0o10 for octal)"]),
-    ("batch_size 0", HEAD + "fit: {batch_size: 0}\n",
-     ["F:3:19: fit.batch_size: must be > 0, got 0"]),
-    ("validation_split 1.5", HEAD + FIT + "data: {validation_split: 1.5}\n",
-     ["F:4:26: data.validation_split: must be < 1.0, got 1.5"]),
-    ("bad source", HEAD + FIT + "data: {source: bundeld}\n",
-     ["F:4:16: data.source: must be one of auto, keras, bundled, path; got 'bundeld' "
-      "(did you mean 'bundled'?)"]),
-    ("unknown callback", HEAD + FIT + "callbacks: [EarlyStoping]\n",
-     ["F:4:13: callbacks[0].name: unknown callback 'EarlyStoping' "
-      "(did you mean 'EarlyStopping'?)"]),
-    ("unknown callback argument", HEAD + FIT
-     + "callbacks:\n  - name: EarlyStopping\n    args: {patiense: 2}\n",
-     ["F:6:12: callbacks[0].args.patiense: unknown argument of EarlyStopping "
-      "(did you mean 'patience'?)"]),
-    ("callback argument type", HEAD + FIT
-     + "callbacks:\n  - name: EarlyStopping\n    args: {patience: two}\n",
-     ["F:6:22: callbacks[0].args.patience: expected an integer, got 'two' (a string)"]),
-    ("callback argument choice", HEAD + FIT
-     + "callbacks:\n  - name: EarlyStopping\n    args: {mode: down}\n",
-     ["F:6:18: callbacks[0].args.mode: must be one of auto, min, max; got 'down' (a string)"]),
-    ("missing callback argument", HEAD + FIT + "callbacks: [CSVLogger]\n",
-     ["F:4:13: callbacks[0].args: CSVLogger needs the argument 'filename'"]),
-    ("args not a mapping", HEAD + FIT + "callbacks:\n  - {name: EarlyStopping, args: [1]}\n",
-     ["F:5:33: callbacks[0].args: expected a mapping, got a list"]),
-    ("callbacks not a list", HEAD + FIT + "callbacks: {name: EarlyStopping}\n",
-     ["F:4:12: callbacks: expected a list, got a mapping"]),
-    ("unavailable callback", HEAD + FIT + "callbacks: [LambdaCallback]\n",
-     ["F:4:13: callbacks[0].name: LambdaCallback cannot be used from a config: its arguments "
-      "are Python functions, which YAML cannot hold; write a plugin callback instead "
-      "(see examples/)"]),
-    ("bad phase", HEAD + FIT + "callbacks:\n  - {name: BatchTimestamps, phases: [train]}\n",
-     ["F:5:38: callbacks[0].phases[0]: must be one of fit, evaluate, predict; got 'train'"]),
-    ("path escaping the run", HEAD + FIT
-     + "callbacks:\n  - {name: CSVLogger, args: {filename: ../../log.csv}}\n",
-     ["F:5:40: callbacks[0].args.filename: '../../log.csv' leaves the run directory; "
-      "write a path inside it, or an absolute one"]),
-    ("bad schedule", HEAD + FIT
-     + "callbacks:\n  - {name: LearningRateScheduler, args: {schedule: {type: step}}}\n",
-     ["F:5:52: callbacks[0].args.schedule: a step schedule needs 'every': a positive "
-      "integer (epochs)",
-      "F:5:52: callbacks[0].args.schedule: a step schedule needs 'factor': a number in (0, 1]"]),
-    ("unknown model", "model: {name: linaer}\ncompile: {loss: mse}\n" + FIT,
-     ["F:1:15: model.name: unknown model 'linaer' (did you mean 'linear'?)"]),
-    ("unknown model argument", "model: {name: mlp, args: {unit: [8]}}\ncompile: {loss: mse}\n"
-     + FIT, ["F:1:27: model.args.unit: unknown argument of mlp (did you mean 'units'?)"]),
-    ("removed lr argument", "model: {name: linear}\n"
-     "compile: {loss: mse, optimizer: {name: sgd, args: {lr: 0.1}}}\n" + FIT,
-     ["F:2:52: compile.optimizer.args.lr: 'lr' was removed from Keras optimizers; "
-      "write learning_rate"]),
-    ("unknown optimizer", "model: {name: linear}\ncompile: {loss: mse, optimizer: adamm}\n" + FIT,
-     ["F:2:33: compile.optimizer.name: unknown optimizer 'adamm' (did you mean 'adam'?)"]),
-    ("python tag", HEAD + FIT + "name: !!python/object/apply:os.system ['touch PWNED']\n",
-     ["F:4:7: name: unsupported tag !!python/object/apply:os.system"]),
+    (
+        "epochs 2.5",
+        HEAD + "fit: {epochs: 2.5}\n",
+        ["F:3:15: fit.epochs: expected an integer, got 2.5"],
+    ),
+    (
+        "epochs true",
+        HEAD + "fit: {epochs: true}\n",
+        ["F:3:15: fit.epochs: expected an integer, got true"],
+    ),
+    (
+        "epochs string",
+        HEAD + 'fit: {epochs: "10"}\n',
+        ["F:3:15: fit.epochs: expected an integer, got '10' (a string)"],
+    ),
+    (
+        "epochs octal-looking",
+        HEAD + "fit: {epochs: 010}\n",
+        [
+            "F:3:15: fit.epochs: '010' has a leading zero, which YAML 1.1 reads as octal; "
+            "write 10 (or 0o10 for octal)"
+        ],
+    ),
+    (
+        "batch_size 0",
+        HEAD + "fit: {batch_size: 0}\n",
+        ["F:3:19: fit.batch_size: must be > 0, got 0"],
+    ),
+    (
+        "validation_split 1.5",
+        HEAD + FIT + "data: {validation_split: 1.5}\n",
+        ["F:4:26: data.validation_split: must be < 1.0, got 1.5"],
+    ),
+    (
+        "bad source",
+        HEAD + FIT + "data: {source: bundeld}\n",
+        [
+            "F:4:16: data.source: must be one of auto, keras, bundled, path; got 'bundeld' "
+            "(did you mean 'bundled'?)"
+        ],
+    ),
+    (
+        "unknown callback",
+        HEAD + FIT + "callbacks: [EarlyStoping]\n",
+        [
+            "F:4:13: callbacks[0].name: unknown callback 'EarlyStoping' "
+            "(did you mean 'EarlyStopping'?)"
+        ],
+    ),
+    (
+        "unknown callback argument",
+        HEAD + FIT + "callbacks:\n  - name: EarlyStopping\n    args: {patiense: 2}\n",
+        [
+            "F:6:12: callbacks[0].args.patiense: unknown argument of EarlyStopping "
+            "(did you mean 'patience'?)"
+        ],
+    ),
+    (
+        "callback argument type",
+        HEAD + FIT + "callbacks:\n  - name: EarlyStopping\n    args: {patience: two}\n",
+        ["F:6:22: callbacks[0].args.patience: expected an integer, got 'two' (a string)"],
+    ),
+    (
+        "callback argument choice",
+        HEAD + FIT + "callbacks:\n  - name: EarlyStopping\n    args: {mode: down}\n",
+        ["F:6:18: callbacks[0].args.mode: must be one of auto, min, max; got 'down' (a string)"],
+    ),
+    (
+        "missing callback argument",
+        HEAD + FIT + "callbacks: [CSVLogger]\n",
+        ["F:4:13: callbacks[0].args: CSVLogger needs the argument 'filename'"],
+    ),
+    (
+        "args not a mapping",
+        HEAD + FIT + "callbacks:\n  - {name: EarlyStopping, args: [1]}\n",
+        ["F:5:33: callbacks[0].args: expected a mapping, got a list"],
+    ),
+    (
+        "callbacks not a list",
+        HEAD + FIT + "callbacks: {name: EarlyStopping}\n",
+        ["F:4:12: callbacks: expected a list, got a mapping"],
+    ),
+    (
+        "unavailable callback",
+        HEAD + FIT + "callbacks: [LambdaCallback]\n",
+        [
+            "F:4:13: callbacks[0].name: LambdaCallback cannot be used from a config: its arguments "
+            "are Python functions, which YAML cannot hold; write a plugin callback instead "
+            "(see examples/)"
+        ],
+    ),
+    (
+        "bad phase",
+        HEAD + FIT + "callbacks:\n  - {name: BatchTimestamps, phases: [train]}\n",
+        ["F:5:38: callbacks[0].phases[0]: must be one of fit, evaluate, predict; got 'train'"],
+    ),
+    (
+        "path escaping the run",
+        HEAD + FIT + "callbacks:\n  - {name: CSVLogger, args: {filename: ../../log.csv}}\n",
+        [
+            "F:5:40: callbacks[0].args.filename: '../../log.csv' leaves the run directory; "
+            "write a path inside it, or an absolute one"
+        ],
+    ),
+    (
+        "bad schedule",
+        HEAD
+        + FIT
+        + "callbacks:\n  - {name: LearningRateScheduler, args: {schedule: {type: step}}}\n",
+        [
+            "F:5:52: callbacks[0].args.schedule: a step schedule needs 'every': a positive "
+            "integer (epochs)",
+            "F:5:52: callbacks[0].args.schedule: a step schedule needs 'factor': "
+            "a number in (0, 1]",
+        ],
+    ),
+    (
+        "unknown model",
+        "model: {name: linaer}\ncompile: {loss: mse}\n" + FIT,
+        ["F:1:15: model.name: unknown model 'linaer' (did you mean 'linear'?)"],
+    ),
+    (
+        "unknown model argument",
+        "model: {name: mlp, args: {unit: [8]}}\ncompile: {loss: mse}\n" + FIT,
+        ["F:1:27: model.args.unit: unknown argument of mlp (did you mean 'units'?)"],
+    ),
+    (
+        "removed lr argument",
+        "model: {name: linear}\n"
+        "compile: {loss: mse, optimizer: {name: sgd, args: {lr: 0.1}}}\n" + FIT,
+        [
+            "F:2:52: compile.optimizer.args.lr: 'lr' was removed from Keras optimizers; "
+            "write learning_rate"
+        ],
+    ),
+    (
+        "unknown optimizer",
+        "model: {name: linear}\ncompile: {loss: mse, optimizer: adamm}\n" + FIT,
+        ["F:2:33: compile.optimizer.name: unknown optimizer 'adamm' (did you mean 'adam'?)"],
+    ),
+    (
+        "python tag",
+        HEAD + FIT + "name: !!python/object/apply:os.system ['touch PWNED']\n",
+        ["F:4:7: name: unsupported tag !!python/object/apply:os.system"],
+    ),
     ("unknown local tag", HEAD + FIT + "seed: !env SEED\n", ["F:4:7: seed: unsupported tag !env"]),
-    ("merge key", "base: &b {epochs: 1}\n" + HEAD + "fit:\n  <<: *b\n",
-     ["F:5:3: fit: merge keys (<<) are not supported"]),
-    ("missing data path", HEAD + FIT + "data: {source: path, path: nowhere/mnist.npz}\n",
-     ["F:4:28: data.path: no such file or folder: nowhere/mnist.npz"]),
-    ("path without source", HEAD + FIT + "data: {path: x.npz}\n",
-     ["F:4:14: data.path: data.path is only read with source: path (source is auto)"]),
-    ("bad run name", HEAD + FIT + "name: ../escape\n",
-     ["F:4:7: name: '../escape' cannot name a run folder: use letters, digits, '.', '_' and "
-      "'-', starting with a letter or digit"]),
-    ("several problems at once", HEAD + "fit: {epochs: 0, batch_size: -2}\nseed: x\n",
-     ["F:3:15: fit.epochs: must be > 0, got 0",
-      "F:3:30: fit.batch_size: must be > 0, got -2",
-      "F:4:7: seed: expected an integer, got 'x' (a string)"]),
+    (
+        "merge key",
+        "base: &b {epochs: 1}\n" + HEAD + "fit:\n  <<: *b\n",
+        ["F:5:3: fit: merge keys (<<) are not supported"],
+    ),
+    (
+        "missing data path",
+        HEAD + FIT + "data: {source: path, path: nowhere/mnist.npz}\n",
+        ["F:4:28: data.path: no such file or folder: nowhere/mnist.npz"],
+    ),
+    (
+        "path without source",
+        HEAD + FIT + "data: {path: x.npz}\n",
+        ["F:4:14: data.path: data.path is only read with source: path (source is auto)"],
+    ),
+    (
+        "bad run name",
+        HEAD + FIT + "name: ../escape\n",
+        [
+            "F:4:7: name: '../escape' cannot name a run folder: use letters, digits, '.', '_' and "
+            "'-', starting with a letter or digit"
+        ],
+    ),
+    (
+        "several problems at once",
+        HEAD + "fit: {epochs: 0, batch_size: -2}\nseed: x\n",
+        [
+            "F:3:15: fit.epochs: must be > 0, got 0",
+            "F:3:30: fit.batch_size: must be > 0, got -2",
+            "F:4:7: seed: expected an integer, got 'x' (a string)",
+        ],
+    ),
 ]
 
 
 @pytest.mark.parametrize("text,expected", [b[1:] for b in BROKEN], ids=[b[0] for b in BROKEN])
-def test_broken_config_gets_exact_lines_and_writes_nothing(text, expected, tmp_path, cli,
-                                                           monkeypatch):
+def test_broken_config_gets_exact_lines_and_writes_nothing(
+    text, expected, tmp_path, cli, monkeypatch
+):
     monkeypatch.chdir(tmp_path)
     config = tmp_path / "x.yaml"
     config.write_text(text, encoding="utf-8")
     before = sorted(p.name for p in tmp_path.iterdir())
     result = cli("train", "x.yaml")
     assert result.exit_code == 2
-    assert result.stderr.splitlines() == [f"Error: {line.replace('F', 'x.yaml', 1)}"
-                                          for line in expected]
+    assert result.stderr.splitlines() == [
+        f"Error: {line.replace('F', 'x.yaml', 1)}" for line in expected
+    ]
     assert "Traceback" not in result.output
     assert sorted(p.name for p in tmp_path.iterdir()) == before  # no runs/, no PWNED
 
@@ -157,11 +299,16 @@ def test_non_utf8_file(tmp_path, cli):
 
 
 def test_directory_as_config(tmp_path, cli):
-    assert _err(cli, "validate", tmp_path) == f"Error: {tmp_path}: is a directory, not a config file"
+    assert (
+        _err(cli, "validate", tmp_path) == f"Error: {tmp_path}: is a directory, not a config file"
+    )
 
 
 def test_missing_config_file(tmp_path, cli):
-    assert _err(cli, "validate", tmp_path / "no.yaml") == f"Error: {tmp_path / 'no.yaml'}: no such file"
+    assert (
+        _err(cli, "validate", tmp_path / "no.yaml")
+        == f"Error: {tmp_path / 'no.yaml'}: no such file"
+    )
 
 
 def test_oversized_config(tmp_path, cli):
@@ -175,7 +322,8 @@ def test_corrupted_npz_is_a_usage_error_before_any_run(tmp_path, cli, tiny_confi
     bad.write_bytes(b"PK\x03\x04 this is not a zip")
     config = tiny_config(f"data: {{source: path, path: {bad}}}\n".replace("data:", "data:"))
     text = config.read_text().replace(
-        "data: {dataset: mnist, source: bundled, limit: {train: 640, test: 256}}\n", "")
+        "data: {dataset: mnist, source: bundled, limit: {train: 640, test: 256}}\n", ""
+    )
     config.write_text(text)
     result = cli("train", config, "--runs-dir", tmp_path / "runs")
     assert result.exit_code == 2
@@ -183,29 +331,52 @@ def test_corrupted_npz_is_a_usage_error_before_any_run(tmp_path, cli, tiny_confi
     assert not (tmp_path / "runs").exists()
 
 
-@pytest.mark.parametrize("override,message", [
-    ("fit.epochs", "--set fit.epochs: expected KEY=VALUE, e.g. fit.epochs=5"),
-    ("fit..epochs=3", "--set fit..epochs=3: 'fit..epochs' is not a dotted key path"),
-    ("fit.epochs=abc", "--set fit.epochs=abc: fit.epochs: expected an integer, got 'abc' "
-                       "(a string)"),
-    ("fit.epochz=3", "--set fit.epochz=3: fit.epochz: unknown key (did you mean 'epochs'?)"),
-    ("callbacks.5.args.patience=2", "--set callbacks.5.args.patience=2: callbacks[5]: no item 5 "
-                                    "(the list has 2)"),
-    ("fit.epochs.x=1", "--set fit.epochs.x=1: fit.epochs: cannot set a key inside 30"),
-    ("fit.epochs=[1", "--set fit.epochs=[1: invalid YAML: expected ',' or ']', but got "
-                      "'<stream end>' (while parsing a flow sequence)"),
-])
+@pytest.mark.parametrize(
+    "override,message",
+    [
+        ("fit.epochs", "--set fit.epochs: expected KEY=VALUE, e.g. fit.epochs=5"),
+        ("fit..epochs=3", "--set fit..epochs=3: 'fit..epochs' is not a dotted key path"),
+        (
+            "fit.epochs=abc",
+            "--set fit.epochs=abc: fit.epochs: expected an integer, got 'abc' (a string)",
+        ),
+        ("fit.epochz=3", "--set fit.epochz=3: fit.epochz: unknown key (did you mean 'epochs'?)"),
+        (
+            "callbacks.5.args.patience=2",
+            "--set callbacks.5.args.patience=2: callbacks[5]: no item 5 (the list has 2)",
+        ),
+        ("fit.epochs.x=1", "--set fit.epochs.x=1: fit.epochs: cannot set a key inside 30"),
+        (
+            "fit.epochs=[1",
+            "--set fit.epochs=[1: invalid YAML: expected ',' or ']', but got "
+            "'<stream end>' (while parsing a flow sequence)",
+        ),
+    ],
+)
 def test_bad_overrides(override, message, cli):
-    assert _err(cli, "validate", "configs/early_stop.yaml", "--set", override) == f"Error: {message}"
+    assert (
+        _err(cli, "validate", "configs/early_stop.yaml", "--set", override) == f"Error: {message}"
+    )
 
 
 def test_overrides_apply_and_show_in_resolved_config(cli):
-    result = cli("validate", "configs/early_stop.yaml", "--set", "fit.epochs=5",
-                 "--set", "callbacks.1.args.patience=2", "--set", "compile.metrics=[mae, mse]",
-                 "--set", "data.limit.train=100")
+    result = cli(
+        "validate",
+        "configs/early_stop.yaml",
+        "--set",
+        "fit.epochs=5",
+        "--set",
+        "callbacks.1.args.patience=2",
+        "--set",
+        "compile.metrics=[mae, mse]",
+        "--set",
+        "data.limit.train=100",
+    )
     assert result.exit_code == 0, result.output
-    spec = load_config("configs/early_stop.yaml",
-                       ["fit.epochs=5", "callbacks.1.args.patience=2", "data.limit.train=100"])
+    spec = load_config(
+        "configs/early_stop.yaml",
+        ["fit.epochs=5", "callbacks.1.args.patience=2", "data.limit.train=100"],
+    )
     assert spec.fit.epochs == 5 and spec.callbacks[1].args == {"patience": 2}
     assert spec.data.limit.train == 100
     assert "epochs: 5" in result.stdout and "patience: 2" in result.stdout
@@ -258,7 +429,11 @@ def test_config_errors_import_no_tensorflow(tmp_path):
         "loaded = [m for m in ('tensorflow', 'keras') if m in sys.modules]\n"
         "print(','.join(loaded) or 'none')\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         cwd=str(__import__("pathlib").Path(__file__).parents[1]))
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=str(__import__("pathlib").Path(__file__).parents[1]),
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "none"

@@ -23,8 +23,7 @@ def _arrays(n_train=20, n_test=10):
 
 
 def _write_idx(path, array, gz):
-    header = bytes([0, 0, 8, array.ndim]) + b"".join(
-        int(d).to_bytes(4, "big") for d in array.shape)
+    header = bytes([0, 0, 8, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
     data = header + array.tobytes()
     with (gzip.open if gz else open)(path, "wb") as f:
         f.write(data)
@@ -58,8 +57,12 @@ def test_npz_written_by_the_test(tmp_path):
 @pytest.mark.parametrize("gz", [True, False])
 def test_idx_folder_written_by_the_test(tmp_path, gz):
     arrays = _arrays()
-    names = {"x_train": "train-images-idx3-ubyte", "y_train": "train-labels-idx1-ubyte",
-             "x_test": "t10k-images-idx3-ubyte", "y_test": "t10k-labels-idx1-ubyte"}
+    names = {
+        "x_train": "train-images-idx3-ubyte",
+        "y_train": "train-labels-idx1-ubyte",
+        "x_test": "t10k-images-idx3-ubyte",
+        "y_test": "t10k-labels-idx1-ubyte",
+    }
     for key, name in names.items():
         _write_idx(tmp_path / (name + (".gz" if gz else "")), arrays[key], gz)
     data = load_dataset("mnist", "path", tmp_path)
@@ -67,15 +70,25 @@ def test_idx_folder_written_by_the_test(tmp_path, gz):
     assert data.y_test.tolist() == arrays["y_test"].tolist()
 
 
-@pytest.mark.parametrize("change,message", [
-    (lambda a: a.pop("y_test"), "missing arrays y_test (expected x_train, y_train, x_test, y_test)"),
-    (lambda a: a.update(x_train=np.zeros((20, 28, 27), np.uint8)),
-     "x_train has shape (20, 28, 27), expected (N, 28, 28)"),
-    (lambda a: a.update(x_test=np.zeros((10, 28, 28), np.float64)),
-     "x_test has dtype float64, expected uint8 pixels"),
-    (lambda a: a.update(y_train=np.full(20, 11, np.uint8)), "y_train holds labels outside 0-9"),
-    (lambda a: a.update(y_test=np.zeros(9, np.uint8)), "y_test has shape (9,), expected (10,)"),
-])
+@pytest.mark.parametrize(
+    "change,message",
+    [
+        (
+            lambda a: a.pop("y_test"),
+            "missing arrays y_test (expected x_train, y_train, x_test, y_test)",
+        ),
+        (
+            lambda a: a.update(x_train=np.zeros((20, 28, 27), np.uint8)),
+            "x_train has shape (20, 28, 27), expected (N, 28, 28)",
+        ),
+        (
+            lambda a: a.update(x_test=np.zeros((10, 28, 28), np.float64)),
+            "x_test has dtype float64, expected uint8 pixels",
+        ),
+        (lambda a: a.update(y_train=np.full(20, 11, np.uint8)), "y_train holds labels outside 0-9"),
+        (lambda a: a.update(y_test=np.zeros(9, np.uint8)), "y_test has shape (9,), expected (10,)"),
+    ],
+)
 def test_bad_npz_gives_one_line_naming_the_file(tmp_path, change, message):
     arrays = _arrays()
     change(arrays)
@@ -97,8 +110,12 @@ def test_pickled_npz_is_refused(tmp_path):
 
 def test_truncated_idx(tmp_path):
     arrays = _arrays()
-    for name, key in [("train-images-idx3-ubyte", "x_train"), ("train-labels-idx1-ubyte", "y_train"),
-                      ("t10k-images-idx3-ubyte", "x_test"), ("t10k-labels-idx1-ubyte", "y_test")]:
+    for name, key in [
+        ("train-images-idx3-ubyte", "x_train"),
+        ("train-labels-idx1-ubyte", "y_train"),
+        ("t10k-images-idx3-ubyte", "x_test"),
+        ("t10k-labels-idx1-ubyte", "y_test"),
+    ]:
         _write_idx(tmp_path / name, arrays[key], gz=False)
     raw = (tmp_path / "t10k-images-idx3-ubyte").read_bytes()
     (tmp_path / "t10k-images-idx3-ubyte").write_bytes(raw[:-5])
@@ -117,8 +134,10 @@ def test_auto_falls_back_to_bundled_and_says_so(tmp_path, monkeypatch):
     said = []
     data = load_dataset("mnist", "auto", announce=said.append)
     assert data.info.source == "bundled"
-    assert said == ["data: mnist from the sample bundled with cbrun (a 12,000-image cut, not "
-                    "the full set): 10,000 train / 2,000 test images"]
+    assert said == [
+        "data: mnist from the sample bundled with cbrun (a 12,000-image cut, not "
+        "the full set): 10,000 train / 2,000 test images"
+    ]
 
 
 def test_auto_prefers_the_keras_cache(tmp_path, monkeypatch):
@@ -134,5 +153,15 @@ def test_auto_prefers_the_keras_cache(tmp_path, monkeypatch):
 def test_full_mnist_file():
     data = load_dataset("mnist", "path", FULL_MNIST)
     assert data.x_train.shape == (60000, 784) and data.x_test.shape == (10000, 784)
-    assert np.bincount(data.y_train).tolist() == [5923, 6742, 5958, 6131, 5842, 5421, 5918,
-                                                  6265, 5851, 5949]
+    assert np.bincount(data.y_train).tolist() == [
+        5923,
+        6742,
+        5958,
+        6131,
+        5842,
+        5421,
+        5918,
+        6265,
+        5851,
+        5949,
+    ]

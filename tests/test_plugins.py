@@ -34,7 +34,8 @@ def test_plugin_outside_allow_list_is_never_imported(tiny_config, train, tmp_pat
     assert result.exit_code == 2
     assert result.stderr.strip() == (
         "Error: callbacks[0].name: plugin 'sentinel_mod:Spy' is not allowed: list sentinel_mod "
-        "under plugins: in the config, or pass --allow-plugin sentinel_mod")
+        "under plugins: in the config, or pass --allow-plugin sentinel_mod"
+    )
     assert not marker.exists() and run is None
 
 
@@ -49,8 +50,14 @@ def test_allowed_plugin_runs(tiny_config, train, tmp_path):
 
 def test_example_plugin_hooks_fire(cli, tmp_path):
     shutil.copytree(ROOT / "examples" / "plugin", tmp_path / "plugin")
-    result = cli("train", tmp_path / "plugin" / "epoch_timer.yaml", "--runs-dir",
-                 tmp_path / "runs", "--set", "data.source=bundled")
+    result = cli(
+        "train",
+        tmp_path / "plugin" / "epoch_timer.yaml",
+        "--runs-dir",
+        tmp_path / "runs",
+        "--set",
+        "data.source=bundled",
+    )
     assert result.exit_code == 0, result.output
     run = next((tmp_path / "runs").iterdir())
     log = (run / "train.log").read_text()
@@ -58,8 +65,9 @@ def test_example_plugin_hooks_fire(cli, tmp_path):
     assert json.loads((run / "summary.json").read_text())["status"] == "completed"
 
 
-@pytest.mark.parametrize("name", ["os:system", "subprocess:call", "builtins.eval",
-                                  "logging.os.system", "os.path:join"])
+@pytest.mark.parametrize(
+    "name", ["os:system", "subprocess:call", "builtins.eval", "logging.os.system", "os.path:join"]
+)
 def test_dangerous_targets_are_refused_even_when_listed(name):
     with pytest.raises(PluginError, match="is never allowed"):
         check_allowed(name, {"os", "subprocess", "builtins", "logging", "os.path"})
@@ -69,7 +77,10 @@ def test_python_tag_never_runs(write_config, cli, tmp_path):
     marker = tmp_path / "PWNED"
     config = write_config(
         f"name: !!python/object/apply:os.system ['touch {marker}']\n"
-        "model: {name: linear}\ncompile: {loss: mse}\nfit: {epochs: 1}\n")
+        "model: {name: linear}\ncompile: {loss: mse}\nfit: {epochs: 1}\n"
+    )
     result = cli("train", config, "--runs-dir", tmp_path / "runs")
-    assert result.exit_code == 2 and "unsupported tag !!python/object/apply:os.system" in result.stderr
+    assert (
+        result.exit_code == 2 and "unsupported tag !!python/object/apply:os.system" in result.stderr
+    )
     assert not marker.exists()

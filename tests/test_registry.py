@@ -23,7 +23,9 @@ def test_register_build_and_describe():
     entry = local.get("gadget")
     assert entry.summary == "Makes a gadget." and entry.origin == "cbrun"
     assert [(a.name, a.type, a.default) for a in entry.arguments] == [
-        ("size", "int", 3), ("label", "str", "x")]
+        ("size", "int", 3),
+        ("label", "str", "x"),
+    ]
 
 
 def test_duplicate_names_the_holder():
@@ -36,5 +38,7 @@ def test_duplicate_names_the_holder():
 def test_unknown_name_suggests_closest():
     local = Registry("widget")
     local.register(lambda: 1, name="EarlyStopping")
-    with pytest.raises(UnknownNameError, match=r"unknown widget 'EarlyStoping' \(did you mean 'EarlyStopping'\?\)"):
+    with pytest.raises(
+        UnknownNameError, match=r"unknown widget 'EarlyStoping' \(did you mean 'EarlyStopping'\?\)"
+    ):
         local.get("EarlyStoping")

@@ -22,7 +22,12 @@ def test_train_writes_the_whole_run_directory(tiny_config, train):
     result, run = train(tiny_config())
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in run.iterdir()) == [
-        "config.yaml", "history.csv", "model.keras", "summary.json", "train.log"]
+        "config.yaml",
+        "history.csv",
+        "model.keras",
+        "summary.json",
+        "train.log",
+    ]
     summary = json.loads((run / "summary.json").read_text())
     assert SUMMARY_KEYS <= set(summary)
     assert summary["status"] == "completed" and summary["epochs_run"] == 3
@@ -50,8 +55,9 @@ def test_saved_model_reproduces_the_evaluate_loss(tiny_config, train):
     summary = json.loads((run / "summary.json").read_text())
     model = keras.models.load_model(run / "model.keras", safe_mode=True)
     data = load_dataset("mnist", "bundled", limit_train=640, limit_test=256)
-    again = model.evaluate(data.x_test, data.y_test, batch_size=64, steps=2, verbose=0,
-                           return_dict=True)
+    again = model.evaluate(
+        data.x_test, data.y_test, batch_size=64, steps=2, verbose=0, return_dict=True
+    )
     assert again["loss"] == pytest.approx(summary["evaluate"]["loss"], rel=1e-5)
 
 
@@ -87,7 +93,10 @@ def test_file_where_runs_folder_should_be(tiny_config, cli, tmp_path):
     blocker.write_text("")
     result = cli("train", tiny_config(), "--runs-dir", blocker / "runs")
     assert result.exit_code == 2
-    assert result.stderr.strip() == f"Error: {blocker} is a file, not a folder; cannot create runs inside it"
+    assert (
+        result.stderr.strip()
+        == f"Error: {blocker} is a file, not a folder; cannot create runs inside it"
+    )
 
 
 def test_cnn_and_sequential_models_train(tiny_config, train):
@@ -120,7 +129,10 @@ def test_lambda_layer_and_unknown_layer_are_refused_and_leave_nothing(tiny_confi
     """)
     result, run = train(config)
     assert result.exit_code == 2
-    assert result.stderr.strip() == "Error: model.args.layers[0]: Lambda layers hold Python code and are refused"
+    assert (
+        result.stderr.strip()
+        == "Error: model.args.layers[0]: Lambda layers hold Python code and are refused"
+    )
     assert run is None
     result, run = train(tiny_config("model: {name: sequential, args: {layers: [Dense2]}}\n"))
     assert result.exit_code == 2 and "unknown Keras layer 'Dense2'" in result.stderr
@@ -129,9 +141,17 @@ def test_lambda_layer_and_unknown_layer_are_refused_and_leave_nothing(tiny_confi
 
 @needs_full_mnist
 def test_full_mnist_path_source(tiny_config, train):
-    result, run = train(tiny_config(), "--set", "data.source=path",
-                        "--set", f"data.path={FULL_MNIST}", "--set", "data.limit.train=null",
-                        "--set", "fit.epochs=1")
+    result, run = train(
+        tiny_config(),
+        "--set",
+        "data.source=path",
+        "--set",
+        f"data.path={FULL_MNIST}",
+        "--set",
+        "data.limit.train=null",
+        "--set",
+        "fit.epochs=1",
+    )
     assert result.exit_code == 0, result.output
     data = json.loads((run / "summary.json").read_text())["data"]
     assert data["source"] == "path" and data["train_samples"] == 60000

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import numpy as np
 import keras
+import numpy as np
 
 from cbrun.logsink import PrintsLines
 
@@ -32,9 +32,7 @@ class EarlyStoppingAtMinLoss(PrintsLines, keras.callbacks.Callback):
     def __init__(self, patience=0, monitor="loss"):
         super().__init__()
         if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
-            raise ValueError(
-                f"patience must be an integer >= 0. Received: patience={patience!r}"
-            )
+            raise ValueError(f"patience must be an integer >= 0. Received: patience={patience!r}")
         self.patience = patience
         self.monitor = monitor
 

@@ -31,8 +31,19 @@ from rich.text import Text
 from cbrun.logsink import LogSink
 
 # Metrics where a smaller value is better; anything else (accuracy, auc...) is better larger.
-_LOWER_IS_BETTER = ("loss", "error", "mae", "mse", "mape", "msle", "crossentropy", "hinge",
-                    "divergence", "poisson", "cosh")
+_LOWER_IS_BETTER = (
+    "loss",
+    "error",
+    "mae",
+    "mse",
+    "mape",
+    "msle",
+    "crossentropy",
+    "hinge",
+    "divergence",
+    "poisson",
+    "cosh",
+)
 
 
 def lower_is_better(metric: str) -> bool:
@@ -125,8 +136,12 @@ class RunLogger(keras.callbacks.Callback):
             now = time.perf_counter()
             rate = step / max(now - self._pass_start, 1e-9)
             if self._progress is not None:
-                self._progress.update(self._task, completed=step, rate=f"{rate:,.0f} steps/s",
-                                      metrics=format_metrics(logs))
+                self._progress.update(
+                    self._task,
+                    completed=step,
+                    rate=f"{rate:,.0f} steps/s",
+                    metrics=format_metrics(logs),
+                )
                 if self.every == 1:
                     self.sink.log_only(self._batch_line(step, total, rate, logs))
                 return

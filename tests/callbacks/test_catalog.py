@@ -17,10 +17,22 @@ def test_signature_table_matches_the_live_classes():
 
 
 def test_every_builtin_the_issue_names_is_there():
-    wanted = {"EarlyStopping", "ModelCheckpoint", "BackupAndRestore", "CSVLogger", "TensorBoard",
-              "ReduceLROnPlateau", "LearningRateScheduler", "TerminateOnNaN", "SwapEMAWeights",
-              "BatchTimestamps", "LossAndErrorPrinting", "EarlyStoppingAtMinLoss",
-              "ScheduledLearningRate", "CustomCallback"}
+    wanted = {
+        "EarlyStopping",
+        "ModelCheckpoint",
+        "BackupAndRestore",
+        "CSVLogger",
+        "TensorBoard",
+        "ReduceLROnPlateau",
+        "LearningRateScheduler",
+        "TerminateOnNaN",
+        "SwapEMAWeights",
+        "BatchTimestamps",
+        "LossAndErrorPrinting",
+        "EarlyStoppingAtMinLoss",
+        "ScheduledLearningRate",
+        "CustomCallback",
+    }
     assert wanted <= set(NAMES)
     registry = callback_registry()
     assert registry.get("RemoteMonitor").unavailable and registry.get("LambdaCallback").unavailable
@@ -50,4 +62,7 @@ def test_listing_json_round_trips(cli):
 def test_unknown_name_suggests(cli):
     result = cli("list-callbacks", "EarlyStoping")
     assert result.exit_code == 2
-    assert result.stderr.strip() == "Error: unknown callback 'EarlyStoping' (did you mean 'EarlyStopping'?)"
+    assert (
+        result.stderr.strip()
+        == "Error: unknown callback 'EarlyStoping' (did you mean 'EarlyStopping'?)"
+    )

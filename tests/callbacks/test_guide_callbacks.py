@@ -51,8 +51,9 @@ def test_early_stopping_at_min_loss_restores_the_best_epoch(patience):
     snapshots = _Snapshots()
     stopper = EarlyStoppingAtMinLoss(patience=patience)
     stopper.sink = _Lines()
-    history = model.fit(x, y, batch_size=8, epochs=40, verbose=0, shuffle=False,
-                        callbacks=[snapshots, stopper])
+    history = model.fit(
+        x, y, batch_size=8, epochs=40, verbose=0, shuffle=False, callbacks=[snapshots, stopper]
+    )
     losses = history.history["loss"]
     best = int(np.argmin(losses))
     stopped = len(losses) - 1
@@ -60,11 +61,12 @@ def test_early_stopping_at_min_loss_restores_the_best_epoch(patience):
     # It stops at the first epoch that leaves the best `patience + 1` epochs behind.
     assert stopped == best + patience + 1
     assert all(losses[e] >= losses[best] for e in range(best + 1, stopped + 1))
-    for got, want in zip(model.get_weights(), snapshots.weights[best]):
+    for got, want in zip(model.get_weights(), snapshots.weights[best], strict=True):
         np.testing.assert_array_equal(got, want)
     assert stopper.sink.lines == [
         f"Epoch {stopped + 1:05d}: early stopping; restored the weights of epoch {best + 1} "
-        f"(loss {losses[best]:.4f})"]
+        f"(loss {losses[best]:.4f})"
+    ]
 
 
 def test_early_stopping_at_min_loss_checks_patience():
@@ -83,17 +85,31 @@ def test_batch_timestamps_fire_in_order_with_rising_times():
     pattern = re.compile(r"^(Training|Evaluating): batch (\d+) (begins|ends) at (\S+)$")
     events = [pattern.match(line).groups() for line in stamps.sink.lines]
     assert [(w, int(b), e) for w, b, e, _ in events] == [
-        ("Training", 0, "begins"), ("Training", 0, "ends"), ("Training", 1, "begins"),
-        ("Training", 1, "ends"), ("Training", 2, "begins"), ("Training", 2, "ends"),
-        ("Evaluating", 0, "begins"), ("Evaluating", 0, "ends"), ("Evaluating", 1, "begins"),
-        ("Evaluating", 1, "ends")]
+        ("Training", 0, "begins"),
+        ("Training", 0, "ends"),
+        ("Training", 1, "begins"),
+        ("Training", 1, "ends"),
+        ("Training", 2, "begins"),
+        ("Training", 2, "ends"),
+        ("Evaluating", 0, "begins"),
+        ("Evaluating", 0, "ends"),
+        ("Evaluating", 1, "begins"),
+        ("Evaluating", 1, "ends"),
+    ]
     times = [t for *_, t in events]
     assert times == sorted(times)
 
 
 def test_lr_schedule_config_follows_the_guide_table(cli, tmp_path):
-    result = cli("train", "configs/lr_schedule.yaml", "--runs-dir", tmp_path,
-                 "--set", "data.source=bundled", "--quiet")
+    result = cli(
+        "train",
+        "configs/lr_schedule.yaml",
+        "--runs-dir",
+        tmp_path,
+        "--set",
+        "data.source=bundled",
+        "--quiet",
+    )
     assert result.exit_code == 0, result.output
     run = next(tmp_path.iterdir())
     with open(run / "history.csv") as f:
@@ -121,8 +137,9 @@ def test_declarative_schedule_with_keras_scheduler(tiny_config, train):
 
 
 def test_guide_callbacks_also_run_in_evaluate(cli, tmp_path):
-    result = cli("train", "configs/batch_timing.yaml", "--runs-dir", tmp_path,
-                 "--set", "data.source=bundled")
+    result = cli(
+        "train", "configs/batch_timing.yaml", "--runs-dir", tmp_path, "--set", "data.source=bundled"
+    )
     assert result.exit_code == 0, result.output
     log = (next(tmp_path.iterdir()) / "train.log").read_text()
     assert log.count("Training: batch") == 10
@@ -131,9 +148,19 @@ def test_guide_callbacks_also_run_in_evaluate(cli, tmp_path):
 
 
 def test_keras_builtins_from_yaml(cli, tmp_path):
-    result = cli("train", "configs/builtins.yaml", "--runs-dir", tmp_path,
-                 "--set", "data.source=bundled", "--set", "data.limit.train=1000",
-                 "--set", "fit.epochs=2", "--quiet")
+    result = cli(
+        "train",
+        "configs/builtins.yaml",
+        "--runs-dir",
+        tmp_path,
+        "--set",
+        "data.source=bundled",
+        "--set",
+        "data.limit.train=1000",
+        "--set",
+        "fit.epochs=2",
+        "--quiet",
+    )
     assert result.exit_code == 0, result.output
     run = next(tmp_path.iterdir())
     epochs = json.loads((run / "summary.json").read_text())["epochs_run"]
@@ -146,6 +173,12 @@ def test_keras_builtins_from_yaml(cli, tmp_path):
     events.Reload()
     tags = events.Tags()["tensors"] + events.Tags()["scalars"]
     assert "epoch_loss" in tags and "epoch_accuracy" in tags
-    steps = [e.step for e in (events.Tensors("epoch_loss") if "epoch_loss" in
-                              events.Tags()["tensors"] else events.Scalars("epoch_loss"))]
+    steps = [
+        e.step
+        for e in (
+            events.Tensors("epoch_loss")
+            if "epoch_loss" in events.Tags()["tensors"]
+            else events.Scalars("epoch_loss")
+        )
+    ]
     assert steps == list(range(epochs))

@@ -21,10 +21,21 @@ def _fit(logger, epochs=3, steps=8, spe=1, validation=False):
     x = np.random.default_rng(0).normal(size=(32 * steps, 8)).astype("float32")
     y = (x.sum(axis=1) > 0).astype("int32")
     model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(2, activation="softmax")])
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"], steps_per_execution=spe)
-    model.fit(x, y, batch_size=32, epochs=epochs, verbose=0, callbacks=[logger],
-              validation_split=0.25 if validation else 0.0)
+    model.compile(
+        optimizer="adam",
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+        steps_per_execution=spe,
+    )
+    model.fit(
+        x,
+        y,
+        batch_size=32,
+        epochs=epochs,
+        verbose=0,
+        callbacks=[logger],
+        validation_split=0.25 if validation else 0.0,
+    )
     return model
 
 
@@ -56,17 +67,23 @@ def test_epoch_line_shows_metrics_changes_and_learning_rate():
     console, buffer = _console(terminal=False)
     _fit(RunLogger(LogSink(console)), validation=True)
     second = buffer.getvalue().splitlines()[1]
-    assert re.match(r"^epoch 2/3  \d+\.\d\ds  accuracy \d\.\d{4} \([+-]\d\.\d{4}\)  "
-                    r"loss \d\.\d{4} \([+-]\d\.\d{4}\)  val_accuracy .*  val_loss .*  "
-                    r"lr 0\.0010$", second)
+    assert re.match(
+        r"^epoch 2/3  \d+\.\d\ds  accuracy \d\.\d{4} \([+-]\d\.\d{4}\)  "
+        r"loss \d\.\d{4} \([+-]\d\.\d{4}\)  val_accuracy .*  val_loss .*  "
+        r"lr 0\.0010$",
+        second,
+    )
 
 
 def test_steps_per_execution_chunks_never_overshoot():
     console, buffer = _console(terminal=False)
     logger = RunLogger(LogSink(console), every=1)
     _fit(logger, epochs=1, steps=10, spe=8)
-    steps = [line.split(" step ")[1].split()[0] for line in buffer.getvalue().splitlines()
-             if " step " in line]
+    steps = [
+        line.split(" step ")[1].split()[0]
+        for line in buffer.getvalue().splitlines()
+        if " step " in line
+    ]
     assert steps == ["8/10", "10/10"]
 
 
@@ -99,14 +116,18 @@ def test_metric_direction():
 
 def test_best_epochs_follow_each_metric_direction():
     logger = RunLogger(LogSink(_console(False)[0]))
-    logger.history = [{"epoch": 0, "loss": 0.5, "accuracy": 0.8},
-                      {"epoch": 1, "loss": 0.4, "accuracy": 0.7}]
+    logger.history = [
+        {"epoch": 0, "loss": 0.5, "accuracy": 0.8},
+        {"epoch": 1, "loss": 0.4, "accuracy": 0.7},
+    ]
     assert logger.best_epochs() == {"loss": (1, 0.4), "accuracy": (0, 0.8)}
 
 
 def test_cli_quiet_prints_only_the_summary(tiny_config, train):
     result, run = train(tiny_config(), "--quiet")
     assert result.exit_code == 0
-    assert not any(line.startswith(("epoch ", "data:", "run:")) for line in result.stdout.splitlines())
+    assert not any(
+        line.startswith(("epoch ", "data:", "run:")) for line in result.stdout.splitlines()
+    )
     assert "tiny: completed" in result.stdout
     assert "epoch 3/3" in (run / "train.log").read_text()
