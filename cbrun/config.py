@@ -125,6 +125,7 @@ class RunSpec(_Section):
 
     name: str | None = None
     seed: int = 0
+    deterministic: bool = False
     data: DataSpec = DataSpec()
     model: ModelSpec
     compile: CompileSpec

@@ -28,6 +28,8 @@ SUMMARY = "summary.json"
 HISTORY = "history.csv"
 LOG = "train.log"
 MODEL = "model.keras"
+EVALUATE = "evaluate.json"
+TRACE = "trace.jsonl"
 TEMP_MARK = ".tmp-"
 
 

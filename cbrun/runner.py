@@ -7,7 +7,9 @@ behind; TensorFlow loads only after that.
 
 from __future__ import annotations
 
+import json
 import math
+import os
 import platform
 import shutil
 import signal
@@ -18,16 +20,16 @@ from pathlib import Path
 
 from rich.table import Table
 
-from cbrun import __version__
+from cbrun import __version__, checkpoints
 from cbrun.callbacks.catalog import PATH_ARGUMENTS, callback_registry
-from cbrun.config import RunSpec
+from cbrun.config import RunSpec, load_config
 from cbrun.data import Dataset, load_dataset
-from cbrun.errors import CbrunError, NonFiniteLossError, UsageError
+from cbrun.errors import CbrunError, NonFiniteLossError, RunDirError, UsageError
 from cbrun.logsink import LogSink
 from cbrun.models import MODELS, build_optimizer
 from cbrun.plugins import check_allowed, is_plugin_reference, load_plugin
 from cbrun.registry import hooks_of
-from cbrun.rundir import CONFIG, LOG, MODEL, SUMMARY, RunDir
+from cbrun.rundir import CONFIG, EVALUATE, LOG, MODEL, SUMMARY, TRACE, RunDir
 from cbrun.schedules import build_schedule
 from cbrun.tensorflow_loader import import_tensorflow
 
@@ -113,18 +115,21 @@ def load_data(spec: RunSpec, sink: LogSink) -> Dataset:
     )
 
 
-def build_model(spec: RunSpec, dataset: Dataset, steps_per_execution: int = 1):
-    """The compiled Keras model the config describes."""
-    model_args = dict(spec.model.args)
+def build_model(spec: RunSpec, dataset: Dataset):
+    """The uncompiled Keras model the config describes, and its optimizer."""
     try:
         model = MODELS.build(
-            {"name": spec.model.name, **model_args},
+            {"name": spec.model.name, **spec.model.args},
             input_shape=dataset.x_train.shape[1:],
             num_classes=10,
         )
     except (TypeError, ValueError) as error:
         raise UsageError(f"model: {spec.model.name}: {error}") from None
     optimizer = build_optimizer(spec.compile.optimizer.name, spec.compile.optimizer.args)
+    return model, optimizer
+
+
+def compile_model(spec: RunSpec, model, optimizer, steps_per_execution: int = 1) -> None:
     try:
         model.compile(
             optimizer=optimizer,
@@ -135,11 +140,16 @@ def build_model(spec: RunSpec, dataset: Dataset, steps_per_execution: int = 1):
         )
     except (TypeError, ValueError) as error:
         raise UsageError(f"compile: {error}") from None
-    return model
 
 
 def build_callbacks(
-    spec: RunSpec, run: RunDir | None, model, sink: LogSink, allow_plugins=(), search_paths=()
+    spec: RunSpec,
+    run: RunDir | None,
+    initial_lr: float,
+    sink: LogSink,
+    allow_plugins=(),
+    search_paths=(),
+    resuming: bool = False,
 ) -> list[tuple]:
     """`[(callback, phases)]` for every configured callback, in config order."""
     registry = callback_registry()
@@ -157,9 +167,10 @@ def build_callbacks(
                 args[key] = str(run.inside(args[key]))
         if item.name == "TensorBoard" and run is not None and "log_dir" not in args:
             args["log_dir"] = str(run.inside("logs"))
+        if item.name == "CSVLogger" and resuming:
+            args["append"] = True  # keep the rows of the epochs already run
         if isinstance(args.get("schedule"), dict):
-            initial = float(model.optimizer.learning_rate.numpy())
-            args["schedule"] = build_schedule(args["schedule"], initial)
+            args["schedule"] = build_schedule(args["schedule"], initial_lr)
         try:
             callback = cls(**args)
         except (TypeError, ValueError) as error:
@@ -200,15 +211,41 @@ def evaluate_steps(spec: RunSpec, samples: int, sink: LogSink) -> int | None:
     return steps
 
 
-def _history_writer(run: RunDir, logger):
-    """A callback that rewrites history.csv (atomically) after each epoch."""
+def _run_keeper(run: RunDir, logger, callbacks, checkpoint):
+    """cbrun's own last callback: restores state on resume, checkpoints after each epoch."""
     import keras
 
-    class HistoryWriter(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch, logs=None):
-            run.write_history(logger.history)
+    class RunKeeper(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            # After every other callback's on_train_begin, which resets its state.
+            if checkpoint is not None:
+                checkpoints.restore_callbacks(checkpoint, callbacks)
+                logger.history = list(checkpoint.state["history"])
+                logger.epoch_seconds = list(checkpoint.state["epoch_seconds"])
+                if logger.history:
+                    logger._previous = logger.history[-1]
 
-    return HistoryWriter()
+        def on_epoch_end(self, epoch, logs=None):
+            if not logger.history or logger.history[-1]["epoch"] != epoch:
+                return  # an epoch cut short is not a state to resume from
+            try:
+                checkpoints.save(
+                    run.path,
+                    epoch=epoch + 1,
+                    model=self.model,
+                    callbacks=callbacks,
+                    history=logger.history,
+                    epoch_seconds=logger.epoch_seconds,
+                )
+                run.write_history(logger.history)
+            except OSError as error:
+                raise CbrunError(
+                    f"cannot save the checkpoint of epoch {epoch + 1} in {run.path}: "
+                    f"{error.strerror or error}; the previous checkpoint is intact "
+                    f"(resume with: cbrun train --resume {run.path})"
+                ) from None
+
+    return RunKeeper()
 
 
 def _summary_table(summary: dict, best: dict, run: RunDir) -> tuple[Table, str]:
@@ -237,114 +274,203 @@ def _fmt(value) -> str:
     return f"{value:.4f}" if isinstance(value, float) else str(value)
 
 
+def _absolute_paths(spec: RunSpec) -> RunSpec:
+    """The run's config.yaml must work from any folder: make data.path absolute."""
+    if spec.data.path and not Path(spec.data.path).is_absolute():
+        data = spec.data.model_copy(update={"path": str(Path(spec.data.path).resolve())})
+        return spec.model_copy(update={"data": data})
+    return spec
+
+
+def _differences(old, new, path=()) -> list[str]:
+    if isinstance(old, dict) and isinstance(new, dict):
+        found = []
+        for key in sorted(set(old) | set(new)):
+            found += _differences(old.get(key), new.get(key), path + (key,))
+        return found
+    return [".".join(map(str, path))] if old != new else []
+
+
+def resume_spec(run: RunDir, spec: RunSpec | None) -> RunSpec:
+    """The saved config, or `spec` if it differs from it only by a larger `fit.epochs`."""
+    saved = load_config(run.file(CONFIG))
+    if spec is None:
+        return saved
+    spec = _absolute_paths(spec).model_copy(update={"name": saved.name})
+    changed = [
+        key
+        for key in _differences(saved.model_dump(mode="json"), spec.model_dump(mode="json"))
+        if key != "fit.epochs"
+    ]
+    if changed:
+        raise RunDirError(
+            f"the config differs from the one {run.path} was started with, at "
+            f"{', '.join(changed)}; resume without a config, or start a new run"
+        )
+    if spec.fit.epochs < saved.fit.epochs:
+        raise RunDirError(
+            f"fit.epochs can only grow on resume ({saved.fit.epochs} -> {spec.fit.epochs})"
+        )
+    return spec
+
+
 def train(
-    spec: RunSpec,
+    spec: RunSpec | None,
     *,
     sink: LogSink,
     runs_dir: Path | None = None,
     run_dir: Path | None = None,
+    resume: Path | None = None,
     allow_plugins=(),
     search_paths=(),
     log_every: int | None = None,
     verbose: bool = False,
+    tracer=None,
 ) -> TrainResult:
     """Run `fit` then `evaluate` as the spec says, and write the run directory.
 
     Args:
-        spec: the validated config.
+        spec: the validated config (None only with `resume`: use the saved one).
         sink: where lines go.
         runs_dir: parent folder of the new run folder. Defaults to `output.runs_dir`.
         run_dir: the exact run folder (must not exist). Overrides `runs_dir`.
+        resume: an unfinished run folder to continue in place.
         allow_plugins: plugin modules allowed beyond the config's `plugins:`.
         search_paths: folders where plugin modules are looked for.
         log_every: a batch line every N steps (overrides `logging.every`).
         verbose: every batch line, and TensorFlow's own start-up messages.
+        tracer: a `HookTracer` recording every hook (for `cbrun trace`).
 
     Raises:
         CbrunError: a usage mistake (exit 2) or a failure (exit 1). An interrupted,
             NaN or finished run returns a `TrainResult` with its exit code.
     """
+    if resume is not None:
+        run = RunDir.open(resume, finished=False)
+        spec = resume_spec(run, spec)
+        previous = run.summary()
+        if previous.get("status") in ("completed", "stopped_early"):
+            raise RunDirError(
+                f"{run.path} already finished ({previous['status']} after "
+                f"{previous['epochs_run']} epochs); nothing to resume"
+            )
+    spec = _absolute_paths(spec)
     check_plugins(spec, allow_plugins)
     dataset = load_data(spec, sink)
-    run = (
-        RunDir.exact(run_dir)
-        if run_dir
-        else RunDir.create(Path(runs_dir or spec.output.runs_dir), spec.name)
-    )
+    if resume is None:
+        run = (
+            RunDir.exact(run_dir)
+            if run_dir
+            else RunDir.create(Path(runs_dir or spec.output.runs_dir), spec.name)
+        )
     started = time.time()
     try:
         import_tensorflow(verbose)
         import keras
+        import tensorflow as tf
 
         keras.utils.set_random_seed(spec.seed)
-        model = build_model(spec, dataset)
-        callbacks = build_callbacks(spec, run, model, sink, allow_plugins, search_paths)
+        if spec.deterministic:
+            tf.config.experimental.enable_op_determinism()
+        model, optimizer = build_model(spec, dataset)
+        initial_lr = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+        callbacks = build_callbacks(
+            spec, run, initial_lr, sink, allow_plugins, search_paths, resume is not None
+        )
+        spe, why = steps_per_execution(spec, callbacks)
+        compile_model(spec, model, optimizer, spe)
+        checkpoint = None
+        if resume is not None:
+            checkpoint = checkpoints.load_latest(run.path, sink.line)
+            if checkpoint is not None:
+                checkpoints.restore_model(checkpoint, model)
     except BaseException:
-        # Nothing was written yet: leave no trace of a run that never started.
-        shutil.rmtree(run.path, ignore_errors=True)
+        if resume is None:
+            # Nothing was written yet: leave no trace of a run that never started.
+            shutil.rmtree(run.path, ignore_errors=True)
         raise
 
     run.write_text(CONFIG, spec.to_yaml())
     sink.open_log(run.file(LOG))
-    summary = {
-        "status": "running",
-        "name": spec.name,
-        "epochs_run": 0,
-        "train": None,
-        "evaluate": None,
-        "data": dataset.info.to_dict(),
-        "seconds": {"total": 0.0, "epochs": []},
-        "versions": versions(),
-        "run_dir": str(run.path),
-        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
-    }
+    first_epoch = checkpoint.epoch if checkpoint else 0
+    if resume is not None:
+        run.remove_stray_temporaries()
+        summary = run.summary()
+        summary.setdefault("resumed", []).append(
+            {"at_epoch": first_epoch, "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+        )
+        summary.update(status="running", data=dataset.info.to_dict(), pid=os.getpid())
+        sink.line(f"resuming {run.path} at epoch {first_epoch + 1}/{spec.fit.epochs}")
+    else:
+        summary = {
+            "status": "running",
+            "name": spec.name,
+            "epochs_run": 0,
+            "train": None,
+            "evaluate": None,
+            "data": dataset.info.to_dict(),
+            "seconds": {"total": 0.0, "epochs": []},
+            "versions": versions(),
+            "run_dir": str(run.path),
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
+            "pid": os.getpid(),
+        }
     run.write_json(SUMMARY, summary)
+    sink.line(f"run: {run.path}  (steps_per_execution {spe}: {why})")
     try:
         return _fit_and_evaluate(
-            spec, run, model, dataset, callbacks, sink, summary, log_every, verbose, started
+            spec, run, model, dataset, callbacks, sink, summary, spe, first_epoch, checkpoint,
+            log_every, verbose, started, tracer,
         )
     finally:
         sink.close()
 
 
 def _fit_and_evaluate(
-    spec, run, model, dataset, callbacks, sink, summary, log_every, verbose, started
+    spec, run, model, dataset, callbacks, sink, summary, spe, first_epoch, checkpoint,
+    log_every, verbose, started, tracer,
 ) -> TrainResult:
     from cbrun.callbacks.rich_progress import RunLogger
+    from cbrun.feeding import fit_data
 
-    spe, why = steps_per_execution(spec, callbacks)
-    if spe != 1:
-        model.compile(
-            optimizer=model.optimizer,
-            loss=spec.compile.loss,
-            metrics=list(spec.compile.metrics),
-            jit_compile=spec.compile.jit_compile,
-            steps_per_execution=spe,
-        )
-    sink.line(f"run: {run.path}  (steps_per_execution {spe}: {why})")
     logger = RunLogger(
         sink, every=log_every or spec.logging.every, seconds=spec.logging.seconds, verbose=verbose
     )
+    user = [cb for cb, _ in callbacks]
     fit_callbacks = [cb for cb, phases in callbacks if "fit" in phases]
     eval_callbacks = [cb for cb, phases in callbacks if "evaluate" in phases]
+    predict_callbacks = [cb for cb, phases in callbacks if "predict" in phases]
+    keeper = _run_keeper(run, logger, user, checkpoint)
+    traced = []
+    if tracer is not None:
+        tracer.instrument(user + [logger, keeper])
+        traced = [tracer]
 
     stop = _Stop(model=model)
-    previous = {s: signal.signal(s, stop.handle) for s in (signal.SIGINT, signal.SIGTERM)}
+    handlers = {s: signal.signal(s, stop.handle) for s in (signal.SIGINT, signal.SIGTERM)}
     status, error, evaluation = "completed", None, None
     try:
-        validation = spec.data.validation_split
-        model.fit(
+        data = fit_data(
             dataset.x_train,
             dataset.y_train,
             batch_size=spec.fit.batch_size,
-            epochs=spec.fit.epochs,
+            seed=spec.seed,
             steps_per_epoch=spec.fit.steps_per_epoch,
-            validation_split=validation,
-            validation_steps=spec.fit.validation_steps if validation else None,
             shuffle=spec.fit.shuffle,
-            verbose=0,
-            callbacks=[*fit_callbacks, logger, _history_writer(run, logger)],
+            validation_split=spec.data.validation_split,
         )
+        if first_epoch < spec.fit.epochs:
+            model.fit(
+                data.train,
+                epochs=spec.fit.epochs,
+                initial_epoch=first_epoch,
+                shuffle=False,  # the pipeline shuffles, by epoch (cbrun/feeding.py)
+                validation_data=data.validation,
+                validation_batch_size=spec.fit.batch_size,
+                validation_steps=spec.fit.validation_steps if data.validation else None,
+                verbose=0,
+                callbacks=[data.callback, *traced, *fit_callbacks, logger, keeper],
+            )
         if logger.nonfinite is not None:
             status = "nan"
         elif stop.signal_name:
@@ -359,11 +485,21 @@ def _fit_and_evaluate(
                 steps=evaluate_steps(spec, len(dataset.x_test), sink),
                 verbose=0,
                 return_dict=True,
-                callbacks=[*eval_callbacks, logger],
+                callbacks=[*traced, *eval_callbacks, logger],
             )
             evaluation = {k: float(v) for k, v in evaluation.items()}
+        if tracer is not None and status in ("completed", "stopped_early"):
+            model.predict(
+                dataset.x_test[: spec.evaluate.batch_size],
+                batch_size=spec.evaluate.batch_size,
+                verbose=0,
+                callbacks=[*traced, *predict_callbacks, logger],
+            )
         if status != "nan":
             run.save_model(model)
+        if status in ("completed", "stopped_early"):
+            # backup/ exists only while a run can still be resumed.
+            shutil.rmtree(run.file(checkpoints.BACKUP), ignore_errors=True)
     except KeyboardInterrupt:
         status = "interrupted"
     except CbrunError:
@@ -373,9 +509,8 @@ def _fit_and_evaluate(
         status, error = "failed", f"{type(exc).__name__}: {exc}"
         raise
     finally:
-        for sig, handler in previous.items():
+        for sig, handler in handlers.items():
             signal.signal(sig, handler)
-        run.write_history(logger.history)
         last = {
             k: v for k, v in (logger.history[-1] if logger.history else {}).items() if k != "epoch"
         }
@@ -386,25 +521,129 @@ def _fit_and_evaluate(
                 "train": last or None,
                 "evaluate": evaluation,
                 "seconds": {
-                    "total": round(time.time() - started, 3),
+                    "total": round(summary["seconds"]["total"] + time.time() - started, 3),
                     "epochs": [round(s, 4) for s in logger.epoch_seconds],
                 },
                 "steps_per_execution": spe,
                 "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             }
         )
+        summary.pop("pid", None)
         if error:
             summary["error"] = error
-        run.write_json(SUMMARY, summary)
+        try:
+            run.write_history(logger.history)
+            run.write_json(SUMMARY, summary)
+        except OSError as write_error:
+            sink.line(f"could not write {SUMMARY}: {write_error}", always=True)
 
     table, plain = _summary_table(summary, logger.best_epochs(), run)
     sink.show(table, plain, always=True)
+    if tracer is not None:
+        run.write_text(TRACE, "".join(json.dumps(e) + "\n" for e in tracer.events))
     if status == "nan":
         epoch, batch, loss = logger.nonfinite
         raise NonFiniteLossError(
-            f"loss became {loss} at epoch {epoch + 1}, step {batch + 1}; training stopped "
-            f"and no model was saved (run: {run.path})"
+            f"loss became {loss} at epoch {epoch + 1}, step {batch + 1}; training stopped, no "
+            f"model was saved, the last good checkpoint is in {run.file(checkpoints.BACKUP)}"
         )
     if status in ("interrupted", "terminated"):
-        sink.line(f"{status}: the model so far is in {run.file(MODEL)}", always=True)
+        sink.line(
+            f"{status}: continue with: cbrun train --resume {run.path}",
+            always=True,
+        )
     return TrainResult(run.path, status, summary, EXIT_CODES[status])
+
+
+# -- after training -----------------------------------------------------------------
+
+
+def open_run(target: Path, overrides=(), *, finished: bool = True) -> tuple[RunDir, RunSpec]:
+    """A finished run folder and its saved config (with `--set` overrides applied)."""
+    run = RunDir.open(target, finished=finished)
+    return run, load_config(run.file(CONFIG), list(overrides))
+
+
+def load_model(path: Path):
+    """A `.keras` model loaded with Keras's safe mode on; anything else is refused."""
+    path = Path(path)
+    if path.suffix != ".keras":
+        raise UsageError(f"{path}: only .keras models are loaded (safe mode); not {path.suffix!r}")
+    if not path.is_file():
+        raise UsageError(f"{path}: no such model file")
+    import_tensorflow()
+    import keras
+
+    try:
+        return keras.models.load_model(path, safe_mode=True)
+    except ValueError as error:
+        if "Lambda" in str(error) or "unsafe" in str(error).lower():
+            raise UsageError(
+                f"{path}: the model holds a Lambda layer (Python code); refused in safe mode"
+            ) from None
+        raise UsageError(f"{path}: cannot load the model ({error})") from None
+    except (OSError, KeyError, TypeError) as error:
+        raise UsageError(f"{path}: cannot load the model ({error})") from None
+
+
+def evaluate(
+    spec: RunSpec,
+    model_path: Path,
+    *,
+    sink: LogSink,
+    run: RunDir | None = None,
+    allow_plugins=(),
+    search_paths=(),
+) -> dict:
+    """Evaluate a saved model on the test split with the evaluate-phase callbacks."""
+    from cbrun.callbacks.rich_progress import RunLogger
+
+    check_plugins(spec, allow_plugins)
+    dataset = load_data(spec, sink)
+    model = load_model(model_path)
+    initial_lr = 0.0
+    callbacks = build_callbacks(spec, run, initial_lr, sink, allow_plugins, search_paths)
+    phase = [cb for cb, phases in callbacks if "evaluate" in phases]
+    results = model.evaluate(
+        dataset.x_test,
+        dataset.y_test,
+        batch_size=spec.evaluate.batch_size,
+        steps=evaluate_steps(spec, len(dataset.x_test), sink),
+        verbose=0,
+        return_dict=True,
+        callbacks=[*phase, RunLogger(sink)],
+    )
+    results = {k: float(v) for k, v in results.items()}
+    if run is not None:
+        run.write_json(
+            EVALUATE,
+            {"model": str(model_path), "evaluate": results, "data": dataset.info.to_dict()},
+        )
+    return results
+
+
+def predict(run: RunDir, spec: RunSpec, *, sink: LogSink, count: int) -> list[dict]:
+    """Predictions for the first `count` test images, with the predict-phase callbacks."""
+    import numpy as np
+
+    from cbrun.callbacks.rich_progress import RunLogger
+
+    dataset = load_data(spec, sink)
+    model = load_model(run.file(MODEL))
+    callbacks = build_callbacks(spec, run, 0.0, sink)
+    phase = [cb for cb, phases in callbacks if "predict" in phases]
+    images = dataset.x_test[:count]
+    outputs = model.predict(images, batch_size=spec.evaluate.batch_size, verbose=0,
+                            callbacks=[*phase, RunLogger(sink)])
+    items = []
+    for index, output in enumerate(outputs):
+        output = np.asarray(output, dtype=np.float64).reshape(-1)
+        item = {"index": index, "label": int(dataset.y_test[index])}
+        if output.size == 1:  # a regression on the label (the guide's linear model)
+            item.update(prediction=int(np.clip(np.rint(output[0]), 0, 9)), confidence=None,
+                        output=float(output[0]))
+        else:
+            item.update(prediction=int(output.argmax()), confidence=float(output.max()),
+                        probabilities=[float(p) for p in output])
+        items.append(item)
+    return items, dataset.x_test[:count]

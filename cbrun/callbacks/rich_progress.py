@@ -182,6 +182,14 @@ class RunLogger(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         self._stop_pass()
         seconds = time.perf_counter() - self._pass_start
+        total = self._steps()
+        if total and self._done < total and self.model.stop_training:
+            # Stopped mid-epoch (a signal, a NaN): its metrics cover part of an epoch.
+            self.sink.line(
+                f"epoch {epoch + 1}/{self.epochs} stopped at step {self._done}/{total}; "
+                "not recorded"
+            )
+            return
         logs = dict(logs or {})
         rate = logs.get("learning_rate", current_learning_rate(self.model))
         logs["learning_rate"] = None if rate is None else float32_digits(rate)

@@ -87,7 +87,11 @@ class CustomCallback(PrintsLines, keras.callbacks.Callback):
 
 
 class HookTracer(keras.callbacks.Callback):
-    """Records every hook call in order, with its time, for `cbrun trace`.
+    """Records every hook call in order, with its time and each callback's share of it.
+
+    Put it first in the callback list, then `instrument` the others: the tracer
+    opens an event when a hook starts, and each instrumented callback adds how
+    long it spent in that hook.
 
     Args:
         batches: record batch hooks too. Overriding them makes Keras call every
@@ -99,8 +103,8 @@ class HookTracer(keras.callbacks.Callback):
         self.batches = batches
         self.events: list[dict] = []
         self._start = time.perf_counter()
-        hooks = RUN_HOOKS + EPOCH_HOOKS + (BATCH_HOOKS if batches else ())
-        for hook in hooks:
+        self.hooks = RUN_HOOKS + EPOCH_HOOKS + (BATCH_HOOKS if batches else ())
+        for hook in self.hooks:
             setattr(self, hook, self._recorder(hook))
 
     def _recorder(self, hook):
@@ -109,7 +113,45 @@ class HookTracer(keras.callbacks.Callback):
         def record(*args, **kwargs):
             index = args[0] if takes_index and args else None
             self.events.append(
-                {"hook": hook, "index": index, "t": time.perf_counter() - self._start}
+                {
+                    "hook": hook,
+                    "index": index,
+                    "t": round(time.perf_counter() - self._start, 6),
+                    "callbacks": {},
+                }
             )
 
         return record
+
+    def instrument(self, callbacks) -> None:
+        """Time the hooks each callback overrides (batch hooks only when tracing batches)."""
+        for callback in callbacks:
+            name = type(callback).__name__
+            for hook in self.hooks:
+                method = getattr(callback, hook, None)
+                if method is None or getattr(method, "_is_default", False):
+                    continue
+                setattr(callback, hook, self._timed(name, method))
+
+    def _timed(self, name, method):
+        def timed(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return method(*args, **kwargs)
+            finally:
+                if self.events:
+                    spent = self.events[-1]["callbacks"]
+                    spent[name] = spent.get(name, 0.0) + time.perf_counter() - start
+
+        return timed
+
+    def table(self) -> list[dict]:
+        """Per hook: calls, total and mean seconds spent in the callbacks."""
+        rows: dict[str, dict] = {}
+        for event in self.events:
+            row = rows.setdefault(event["hook"], {"hook": event["hook"], "calls": 0, "total": 0.0})
+            row["calls"] += 1
+            row["total"] += sum(event["callbacks"].values())
+        for row in rows.values():
+            row["mean"] = row["total"] / row["calls"]
+        return list(rows.values())

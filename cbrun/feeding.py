@@ -1,0 +1,104 @@
+"""Feed the arrays to `fit` as a `tf.data` pipeline whose order depends only on the epoch.
+
+Keras shuffles NumPy arrays with a stateful random op, so the order of epoch 7
+depends on how many epochs ran before in the same process: a resumed run would
+see other batches than an uninterrupted one. Here each epoch's order is a
+stateless shuffle keyed by `(seed, epoch)`, so epoch 7 is the same batches
+whether the process started at epoch 0 or resumed at epoch 5.
+
+Like Keras with arrays: `validation_split` holds out the *last* fraction of the
+training arrays (before shuffling), and with `steps_per_epoch` each epoch takes
+that many batches from the start of its own permutation.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class FitData:
+    """What `model.fit` receives, and how many steps make an epoch.
+
+    `train` is one epoch long and is read anew each epoch; `epoch` is the
+    variable it reads its order from, set by `callback` at each epoch's start.
+    """
+
+    train: object
+    steps_per_epoch: int
+    validation: tuple | None
+    callback: object
+
+
+def split_validation(x: np.ndarray, y: np.ndarray, fraction: float):
+    """`(x_train, y_train), (x_val, y_val) or None`: the last `fraction` held out, as Keras does."""
+    if not fraction:
+        return (x, y), None
+    cut = int(len(x) * (1.0 - fraction))
+    if cut == 0 or cut == len(x):
+        from cbrun.errors import UsageError
+
+        raise UsageError(
+            f"data.validation_split {fraction} leaves no training or no validation images "
+            f"out of {len(x)}"
+        )
+    return (x[:cut], y[:cut]), (x[cut:], y[cut:])
+
+
+def fit_data(
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    batch_size: int,
+    seed: int,
+    steps_per_epoch: int | None,
+    shuffle: bool,
+    validation_split: float,
+) -> FitData:
+    """The training pipeline (one epoch, ordered by the current epoch) and the validation arrays.
+
+    Keras is given no `steps_per_epoch`: it reads the one-epoch dataset to its end
+    every epoch, so a chunk of `steps_per_execution` steps never runs into the
+    next epoch's batches.
+    """
+    import keras
+    import tensorflow as tf
+
+    (x, y), validation = split_validation(x, y, validation_split)
+    count = len(x)
+    steps = steps_per_epoch or math.ceil(count / batch_size)
+    # One copy into TensorFlow; batches are gathered from it by index.
+    images = tf.constant(x)
+    labels = tf.constant(y)
+    epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
+
+    def epoch_batches(_):
+        order = tf.range(count, dtype=tf.int64)
+        if shuffle:
+            key = tf.stack([tf.constant(seed, tf.int64), epoch.read_value()])
+            order = tf.random.experimental.stateless_shuffle(order, seed=key)
+        # More steps than batches: go round the same permutation again, as Keras would.
+        return tf.data.Dataset.from_tensor_slices(order).batch(batch_size).repeat().take(steps)
+
+    def gather(indices):
+        return tf.gather(images, indices), tf.gather(labels, indices)
+
+    dataset = (
+        tf.data.Dataset.range(1)
+        .flat_map(epoch_batches)
+        .map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        .prefetch(tf.data.AUTOTUNE)
+        # flat_map hides the length; Keras needs it to stop each epoch without a warning.
+        .apply(tf.data.experimental.assert_cardinality(steps))
+    )
+
+    class EpochOrder(keras.callbacks.Callback):
+        """Tells the pipeline which epoch starts, before Keras opens its iterator."""
+
+        def on_epoch_begin(self, index, logs=None):
+            epoch.assign(index)
+
+    return FitData(dataset, steps, validation, EpochOrder())
