@@ -139,8 +139,10 @@ def load_latest(run_path: Path, warn) -> Checkpoint | None:
                 raise ValueError("its epoch does not match its name")
             return Checkpoint(state["epoch"], state, arrays, path)
         except (OSError, ValueError, KeyError, TypeError, EOFError) as error:
-            warn(f"checkpoint {path.stem} is damaged ({type(error).__name__}: {error}); "
-                 "trying the one before")
+            warn(
+                f"checkpoint {path.stem} is damaged ({type(error).__name__}: {error}); "
+                "trying the one before"
+            )
     if candidates:
         raise RunDirError(
             f"{run_path / BACKUP}: no readable checkpoint ({len(candidates)} damaged); "
@@ -165,8 +167,7 @@ def restore_model(checkpoint: Checkpoint, model) -> None:
     for index, variable in enumerate(optimizer.variables):
         variable.assign(checkpoint.arrays[f"optimizer/{index}"])
     kind, position, has_gauss, cached = checkpoint.state["numpy_random"]
-    np.random.set_state((kind, checkpoint.arrays["numpy_random/keys"], position, has_gauss,
-                         cached))
+    np.random.set_state((kind, checkpoint.arrays["numpy_random/keys"], position, has_gauss, cached))
     version, internal, gauss = checkpoint.state["python_random"]
     random.setstate((version, tuple(internal), gauss))
 
@@ -178,5 +179,5 @@ def restore_callbacks(checkpoint: Checkpoint, callbacks) -> None:
         if index >= len(saved) or saved[index]["class"] != type(callback).__name__:
             continue
         prefix = f"callback{index}/"
-        arrays = {k[len(prefix):]: a for k, a in checkpoint.arrays.items() if k.startswith(prefix)}
+        arrays = {k[len(prefix) :]: a for k, a in checkpoint.arrays.items() if k.startswith(prefix)}
         restore_callback_state(callback, saved[index]["state"], arrays)

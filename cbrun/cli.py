@@ -57,8 +57,15 @@ def cli():
 
 
 @cli.command()
-@click.argument("config", type=click.Path(path_type=Path))
+@click.argument("config", type=click.Path(path_type=Path), required=False)
 @set_option
+@click.option(
+    "--resume",
+    type=click.Path(path_type=Path),
+    metavar="RUN_DIR",
+    help="Continue an unfinished run in place, from its last checkpoint. CONFIG may be left "
+    "out (the run's own config is used) or differ only by a larger fit.epochs.",
+)
 @click.option(
     "--runs-dir",
     type=click.Path(path_type=Path),
@@ -90,7 +97,9 @@ def cli():
     is_flag=True,
     help="Print every batch, and TensorFlow's own start-up messages.",
 )
-def train(config, overrides, runs_dir, run_dir, name, allow_plugins, log_every, quiet, verbose):
+def train(
+    config, overrides, resume, runs_dir, run_dir, name, allow_plugins, log_every, quiet, verbose
+):
     """Train the model CONFIG describes, then evaluate it; write a run directory.
 
     Exit codes: 0 done, 1 failure, 2 bad usage or config, 3 NaN/inf loss,
@@ -102,9 +111,17 @@ def train(config, overrides, runs_dir, run_dir, name, allow_plugins, log_every, 
         raise click.UsageError("--quiet and --verbose exclude each other")
     if runs_dir and run_dir:
         raise click.UsageError("give --runs-dir or --run-dir, not both")
+    if resume and (runs_dir or run_dir or name):
+        raise click.UsageError("--resume continues a run in its own folder, under its own name")
+    if config is None and resume is None:
+        raise click.UsageError("give a CONFIG, or --resume RUN_DIR")
     if name:
         overrides = (*overrides, f"name={name}")
-    spec = load_config(config, list(overrides))
+    if config is None and overrides:
+        from cbrun.rundir import CONFIG
+
+        config = resume / CONFIG  # --set on resume applies to the run's own config
+    spec = load_config(config, list(overrides)) if config else None
     from cbrun.runner import train as run_training
 
     result = run_training(
@@ -112,8 +129,9 @@ def train(config, overrides, runs_dir, run_dir, name, allow_plugins, log_every, 
         sink=_sink(quiet),
         runs_dir=runs_dir,
         run_dir=run_dir,
+        resume=resume,
         allow_plugins=allow_plugins,
-        search_paths=[Path(config).resolve().parent, Path.cwd()],
+        search_paths=[Path(config or resume).resolve().parent, Path.cwd()],
         log_every=log_every,
         verbose=verbose,
     )
@@ -159,6 +177,269 @@ def list_callbacks(name, as_json):
         click.echo(json.dumps(entry.to_dict(), indent=2))
     else:
         listing.show_entry(console, entry)
+
+
+def _target_spec(target: Path, overrides, model):
+    """A run folder (its config and model) or a config file (then --model is needed)."""
+    from cbrun.config import load_config
+    from cbrun.errors import UsageError
+    from cbrun.rundir import MODEL
+    from cbrun.runner import open_run
+
+    if target.is_dir():
+        run, spec = open_run(target, overrides, finished=model is None)
+        return run, spec, Path(model) if model else run.file(MODEL)
+    if model is None:
+        raise UsageError(f"{target} is a config file: give the model to evaluate with --model")
+    return None, load_config(target, list(overrides)), Path(model)
+
+
+def _results_table(title: str, results: dict):
+    from rich.table import Table
+
+    table = Table(title=title)
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in results.items():
+        table.add_row(key, f"{value:.4f}")
+    return table
+
+
+@cli.command()
+@click.argument("target", metavar="RUN_DIR|CONFIG", type=click.Path(path_type=Path))
+@click.option(
+    "--model",
+    type=click.Path(path_type=Path),
+    help="The .keras model to evaluate. Defaults to RUN_DIR/model.keras.",
+)
+@set_option
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+@click.option(
+    "--allow-plugin",
+    "allow_plugins",
+    multiple=True,
+    metavar="MODULE",
+    help="Allow plugin callbacks from MODULE. Repeatable.",
+)
+def evaluate(target, model, overrides, as_json, allow_plugins):
+    """Evaluate a trained model on the test split, with the evaluate-phase callbacks.
+
+    Loads the model with Keras's safe mode on (a Lambda layer or an .h5 file is
+    refused) and writes evaluate.json into the run directory.
+    """
+    from cbrun.runner import evaluate as run_evaluate
+
+    run, spec, model_path = _target_spec(target, overrides, model)
+    sink = _sink(quiet=as_json)
+    results = run_evaluate(
+        spec,
+        model_path,
+        sink=sink,
+        run=run,
+        allow_plugins=allow_plugins,
+        search_paths=[target.resolve().parent, Path.cwd()],
+    )
+    if as_json:
+        click.echo(json.dumps(results, indent=2))
+    else:
+        sink.line(f"model: {model_path}")
+        sink.console.print(_results_table("evaluate", results))
+
+
+def _digit(image) -> str:
+    """A 28x28 image drawn with half blocks: two pixel rows per text row."""
+    import numpy as np
+
+    pixels = np.asarray(image).reshape(28, 28)
+    rows = []
+    for top, bottom in zip(pixels[0::2], pixels[1::2], strict=True):
+        rows.append(
+            "".join(" ▄▀█"[(t > 0.5) * 2 + (b > 0.5)] for t, b in zip(top, bottom, strict=True))
+        )
+    return "\n".join(rows)
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option(
+    "--count",
+    "-n",
+    type=click.IntRange(min=1),
+    default=8,
+    show_default=True,
+    help="How many test images to predict.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the predictions as JSON.")
+def predict(run_dir, count, as_json):
+    """Predict the first test images with a run's model; the predict hooks fire."""
+    from rich.columns import Columns
+    from rich.table import Table
+
+    from cbrun.runner import open_run
+    from cbrun.runner import predict as run_predict
+
+    run, spec = open_run(run_dir)
+    sink = _sink(quiet=as_json)
+    items, images = run_predict(run, spec, sink=sink, count=count)
+    if as_json:
+        click.echo(json.dumps(items, indent=2))
+        return
+    table = Table(title=f"predictions of {run.path.name}")
+    for column in ("index", "label", "prediction", "confidence"):
+        table.add_column(column, justify="right")
+    for item in items:
+        confidence = "-" if item["confidence"] is None else f"{item['confidence']:.3f}"
+        mark = "" if item["prediction"] == item["label"] else " ✗"
+        table.add_row(
+            str(item["index"]), str(item["label"]), f"{item['prediction']}{mark}", confidence
+        )
+    sink.console.print(table)
+    if sink.console.is_terminal:
+        sink.console.print(Columns([f"{_digit(image)}\n#{i}" for i, image in enumerate(images)]))
+
+
+@cli.command()
+@click.option(
+    "--runs-dir",
+    type=click.Path(path_type=Path),
+    default=Path("runs"),
+    show_default=True,
+    help="The folder holding run folders.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the runs as JSON.")
+def runs(runs_dir, as_json):
+    """One row per past run, newest first: status, epochs, metrics, duration."""
+    from rich.table import Table
+
+    from cbrun.runs import list_runs
+
+    rows = list_runs(runs_dir)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(title=f"runs in {runs_dir}")
+    table.add_column("run", no_wrap=True)
+    for column in ("status", "epochs", "final", "best", "evaluate", "time"):
+        table.add_column(column)
+    for row in rows:
+        final, best = row.get("final") or {}, row.get("best") or {}
+        metric = next(
+            (k for k in ("val_accuracy", "accuracy", "val_loss", "loss") if k in final), None
+        )
+        evaluation = row.get("evaluate") or {}
+        key = "accuracy" if "accuracy" in evaluation else "loss"
+        seconds = row.get("seconds")
+        table.add_row(
+            Path(row["path"]).name,
+            row["status"],
+            str(row.get("epochs", "")),
+            f"{metric} {final[metric]:.4f}" if metric else "-",
+            f"{best[metric]:.4f}" if metric in best else "-",
+            f"{key} {evaluation[key]:.4f}" if key in evaluation else "-",
+            f"{seconds:.1f}s" if isinstance(seconds, (int, float)) else "-",
+        )
+    make_console().print(table)
+
+
+@cli.command()
+@click.argument(
+    "run_dirs", metavar="RUN_DIR...", nargs=-1, required=True, type=click.Path(path_type=Path)
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(path_type=Path),
+    help="The PNG to write. Defaults to RUN_DIR/curves.png for one run, else curves.png here.",
+)
+def plot(run_dirs, output):
+    """Learning curves of one or several runs: every metric, train and validation,
+    and the learning rate."""
+    from cbrun.plotting import plot_runs
+    from cbrun.rundir import RunDir
+
+    folders = [RunDir.open(folder, finished=False).path for folder in run_dirs]
+    output = output or (folders[0] / "curves.png" if len(folders) == 1 else Path("curves.png"))
+    click.echo(f"wrote {plot_runs(folders, output)}")
+
+
+@cli.command()
+@click.argument("config", type=click.Path(path_type=Path))
+@click.option(
+    "--batches",
+    is_flag=True,
+    help="Trace batch hooks too. Overriding them makes Keras call every callback "
+    "synchronously after each step (and keeps steps_per_execution at 1), so the "
+    "run is slower than an untraced one.",
+)
+@set_option
+@click.option(
+    "--runs-dir",
+    type=click.Path(path_type=Path),
+    help="Parent folder of the run folder. Defaults to output.runs_dir (runs/).",
+)
+@click.option(
+    "--allow-plugin",
+    "allow_plugins",
+    multiple=True,
+    metavar="MODULE",
+    help="Allow plugin callbacks from MODULE. Repeatable.",
+)
+def trace(config, batches, overrides, runs_dir, allow_plugins):
+    """Run CONFIG (fit, evaluate, predict) recording every hook call in order, with
+    its time and each callback's share; writes trace.jsonl in the run directory."""
+    from rich.table import Table
+
+    from cbrun.config import load_config
+    from cbrun.runner import train as run_training
+    from cbrun.tensorflow_loader import import_tensorflow
+
+    spec = load_config(config, list(overrides))
+    if batches:
+        spec = spec.model_copy(
+            update={"fit": spec.fit.model_copy(update={"steps_per_execution": 1})}
+        )
+    sink = _sink(quiet=True)
+    from cbrun.runner import check_plugins, load_data
+
+    check_plugins(spec, allow_plugins)
+    load_data(spec, sink)  # a data mistake is reported before TensorFlow loads
+    import_tensorflow()
+    from cbrun.callbacks.tracing import HookTracer
+
+    tracer = HookTracer(batches=batches)
+    result = run_training(
+        spec,
+        sink=sink,
+        runs_dir=runs_dir,
+        allow_plugins=allow_plugins,
+        search_paths=[Path(config).resolve().parent, Path.cwd()],
+        tracer=tracer,
+    )
+    console = make_console()
+    events = tracer.events
+    shown = events if len(events) <= 120 else events[:100] + [None] + events[-20:]
+    for event in shown:
+        if event is None:
+            console.print(f"... {len(events) - 120} more in trace.jsonl ...")
+            continue
+        index = "" if event["index"] is None else f" {event['index']}"
+        spent = ", ".join(f"{k} {v * 1000:.2f}ms" for k, v in event["callbacks"].items())
+        console.print(
+            f"{event['t']:10.4f}s  {event['hook']}{index}" + (f"  [{spent}]" if spent else "")
+        )
+    table = Table(title="time in callbacks, per hook")
+    for column in ("hook", "calls", "total ms", "mean ms"):
+        table.add_column(column, justify="right" if column != "hook" else "left")
+    for row in tracer.table():
+        table.add_row(
+            row["hook"],
+            str(row["calls"]),
+            f"{row['total'] * 1000:.2f}",
+            f"{row['mean'] * 1000:.3f}",
+        )
+    console.print(table)
+    console.print(f"trace: {result.run_dir / 'trace.jsonl'}")
+    sys.exit(result.exit_code)
 
 
 def main() -> None:

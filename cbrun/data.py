@@ -179,6 +179,9 @@ def _from_keras_cache(dataset: str):
 
 def _from_keras_download(dataset: str):
     """Ask Keras to download; fails (DataError) when offline."""
+    from cbrun.tensorflow_loader import import_tensorflow
+
+    import_tensorflow()
     import keras
 
     loader = getattr(keras.datasets, dataset).load_data

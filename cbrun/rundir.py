@@ -14,10 +14,12 @@ is appended line by line, like any log.
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
 import math
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -51,15 +53,42 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+# Test-only fault injection, `CBRUN_FAULT=<stage>:<file name>:<n>`: at the n-th atomic
+# write of that file, `enospc` raises "No space left on device" while writing, and
+# `kill-before-rename` / `kill-after-rename` SIGKILL the process at that point.
+FAULT_ENV = "CBRUN_FAULT"
+_fault_counts: dict = {}
+
+
+def _fault(stage: str, target: Path) -> None:
+    spec = os.environ.get(FAULT_ENV)
+    if not spec:
+        return
+    want, name, nth = spec.split(":")
+    if target.name != name:
+        return
+    if stage == "write":
+        _fault_counts[name] = _fault_counts.get(name, 0) + 1
+    if _fault_counts.get(name) != int(nth):
+        return
+    if want == "enospc" and stage == "write":
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(target))
+    if want == f"kill-{stage}":
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
 def atomic_write_bytes(target: Path, data: bytes) -> None:
     """Write `data` to `target` so that no reader ever sees a partial file."""
     temp = _temp_name(target)
     try:
         with open(temp, "wb") as f:
+            _fault("write", target)
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        _fault("before-rename", target)
         os.replace(temp, target)
+        _fault("after-rename", target)
     except BaseException:
         temp.unlink(missing_ok=True)
         raise

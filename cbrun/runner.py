@@ -419,16 +419,40 @@ def train(
     sink.line(f"run: {run.path}  (steps_per_execution {spe}: {why})")
     try:
         return _fit_and_evaluate(
-            spec, run, model, dataset, callbacks, sink, summary, spe, first_epoch, checkpoint,
-            log_every, verbose, started, tracer,
+            spec,
+            run,
+            model,
+            dataset,
+            callbacks,
+            sink,
+            summary,
+            spe,
+            first_epoch,
+            checkpoint,
+            log_every,
+            verbose,
+            started,
+            tracer,
         )
     finally:
         sink.close()
 
 
 def _fit_and_evaluate(
-    spec, run, model, dataset, callbacks, sink, summary, spe, first_epoch, checkpoint,
-    log_every, verbose, started, tracer,
+    spec,
+    run,
+    model,
+    dataset,
+    callbacks,
+    sink,
+    summary,
+    spe,
+    first_epoch,
+    checkpoint,
+    log_every,
+    verbose,
+    started,
+    tracer,
 ) -> TrainResult:
     from cbrun.callbacks.rich_progress import RunLogger
     from cbrun.feeding import fit_data
@@ -596,11 +620,11 @@ def evaluate(
     search_paths=(),
 ) -> dict:
     """Evaluate a saved model on the test split with the evaluate-phase callbacks."""
-    from cbrun.callbacks.rich_progress import RunLogger
-
     check_plugins(spec, allow_plugins)
     dataset = load_data(spec, sink)
     model = load_model(model_path)
+    from cbrun.callbacks.rich_progress import RunLogger
+
     initial_lr = 0.0
     callbacks = build_callbacks(spec, run, initial_lr, sink, allow_plugins, search_paths)
     phase = [cb for cb, phases in callbacks if "evaluate" in phases]
@@ -622,28 +646,36 @@ def evaluate(
     return results
 
 
-def predict(run: RunDir, spec: RunSpec, *, sink: LogSink, count: int) -> list[dict]:
-    """Predictions for the first `count` test images, with the predict-phase callbacks."""
+def predict(run: RunDir, spec: RunSpec, *, sink: LogSink, count: int) -> tuple[list, object]:
+    """Predictions for the first `count` test images (and the images), with the
+    predict-phase callbacks."""
     import numpy as np
-
-    from cbrun.callbacks.rich_progress import RunLogger
 
     dataset = load_data(spec, sink)
     model = load_model(run.file(MODEL))
+    from cbrun.callbacks.rich_progress import RunLogger
+
     callbacks = build_callbacks(spec, run, 0.0, sink)
     phase = [cb for cb, phases in callbacks if "predict" in phases]
     images = dataset.x_test[:count]
-    outputs = model.predict(images, batch_size=spec.evaluate.batch_size, verbose=0,
-                            callbacks=[*phase, RunLogger(sink)])
+    outputs = model.predict(
+        images, batch_size=spec.evaluate.batch_size, verbose=0, callbacks=[*phase, RunLogger(sink)]
+    )
     items = []
     for index, output in enumerate(outputs):
         output = np.asarray(output, dtype=np.float64).reshape(-1)
         item = {"index": index, "label": int(dataset.y_test[index])}
         if output.size == 1:  # a regression on the label (the guide's linear model)
-            item.update(prediction=int(np.clip(np.rint(output[0]), 0, 9)), confidence=None,
-                        output=float(output[0]))
+            item.update(
+                prediction=int(np.clip(np.rint(output[0]), 0, 9)),
+                confidence=None,
+                output=float(output[0]),
+            )
         else:
-            item.update(prediction=int(output.argmax()), confidence=float(output.max()),
-                        probabilities=[float(p) for p in output])
+            item.update(
+                prediction=int(output.argmax()),
+                confidence=float(output.max()),
+                probabilities=[float(p) for p in output],
+            )
         items.append(item)
     return items, dataset.x_test[:count]

@@ -28,27 +28,8 @@ from rich.progress import (
 )
 from rich.text import Text
 
+from cbrun.callbacks.metrics import lower_is_better
 from cbrun.logsink import LogSink
-
-# Metrics where a smaller value is better; anything else (accuracy, auc...) is better larger.
-_LOWER_IS_BETTER = (
-    "loss",
-    "error",
-    "mae",
-    "mse",
-    "mape",
-    "msle",
-    "crossentropy",
-    "hinge",
-    "divergence",
-    "poisson",
-    "cosh",
-)
-
-
-def lower_is_better(metric: str) -> bool:
-    name = metric.removeprefix("val_")
-    return any(part in name for part in _LOWER_IS_BETTER)
 
 
 def format_metrics(logs: dict, skip=("learning_rate",)) -> str:

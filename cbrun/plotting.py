@@ -1,0 +1,67 @@
+"""Learning curves as a PNG, with matplotlib's Agg backend (no display needed)."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from cbrun.errors import RunDirError
+from cbrun.rundir import atomic_write_bytes
+from cbrun.runs import read_history
+
+
+def plot_runs(folders: list[Path], output: Path) -> Path:
+    """One panel per metric (train solid, validation dashed, one colour per run),
+    plus the learning rate on its own (log) axis."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    histories = {}
+    for folder in folders:
+        rows = read_history(folder)
+        if not rows:
+            raise RunDirError(f"{folder}: no epochs in history.csv to plot")
+        histories[folder.name] = rows
+    metrics = []
+    for rows in histories.values():
+        for key in rows[0]:
+            base = key.removeprefix("val_")
+            if key not in ("epoch", "learning_rate") and base not in metrics:
+                metrics.append(base)
+    panels = metrics + ["learning_rate"]
+    figure, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6), squeeze=False)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for index, (name, rows) in enumerate(histories.items()):
+        colour = colours[index % len(colours)]
+        epochs = [row["epoch"] + 1 for row in rows]
+        for axis, metric in zip(axes[0], panels, strict=True):
+            if metric == "learning_rate":
+                values = [row.get("learning_rate") for row in rows]
+                if all(v is not None for v in values):
+                    axis.plot(epochs, values, color=colour, label=name)
+                    axis.set_yscale("log")
+                continue
+            if metric in rows[0]:
+                axis.plot(epochs, [r[metric] for r in rows], color=colour, label=f"{name}")
+            if f"val_{metric}" in rows[0]:
+                axis.plot(
+                    epochs,
+                    [r[f"val_{metric}"] for r in rows],
+                    color=colour,
+                    linestyle="--",
+                    label=f"{name} (val)",
+                )
+    for axis, metric in zip(axes[0], panels, strict=True):
+        axis.set_title(metric)
+        axis.set_xlabel("epoch")
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=7)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100)
+    plt.close(figure)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(output, buffer.getvalue())
+    return output
