@@ -186,7 +186,8 @@ def _target_spec(target: Path, overrides, model):
     from cbrun.rundir import MODEL
     from cbrun.runner import open_run
 
-    if target.is_dir():
+    looks_like_config = target.is_file() or target.suffix in (".yaml", ".yml")
+    if not looks_like_config:
         run, spec = open_run(target, overrides, finished=model is None)
         return run, spec, Path(model) if model else run.file(MODEL)
     if model is None:
@@ -318,8 +319,11 @@ def runs(runs_dir, as_json):
         click.echo(json.dumps(rows, indent=2))
         return
     table = Table(title=f"runs in {runs_dir}")
-    table.add_column("run", no_wrap=True)
-    for column in ("status", "epochs", "final", "best", "evaluate", "time"):
+    width = max((len(Path(row["path"]).name) for row in rows), default=3)
+    table.add_column("run", no_wrap=True, min_width=width)
+    statuses = max((len(row["status"]) for row in rows), default=6)
+    table.add_column("status", no_wrap=True, min_width=statuses)
+    for column in ("epochs", "final", "best", "evaluate", "time"):
         table.add_column(column)
     for row in rows:
         final, best = row.get("final") or {}, row.get("best") or {}
