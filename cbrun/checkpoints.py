@@ -19,6 +19,7 @@ import io
 import json
 import random
 import re
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -138,7 +139,7 @@ def load_latest(run_path: Path, warn) -> Checkpoint | None:
             if state["epoch"] != int(_NAME.match(path.name).group(1)):
                 raise ValueError("its epoch does not match its name")
             return Checkpoint(state["epoch"], state, arrays, path)
-        except (OSError, ValueError, KeyError, TypeError, EOFError) as error:
+        except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as error:
             warn(
                 f"checkpoint {path.stem} is damaged ({type(error).__name__}: {error}); "
                 "trying the one before"

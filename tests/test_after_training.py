@@ -61,8 +61,9 @@ def test_predict_json(finished_run, cli):
 def test_runs_lists_exactly_the_test_runs_newest_first(tiny_config, train, cli, tmp_path):
     made = []
     for epochs in (1, 2):
-        result, run = train(tiny_config(f"fit: {{batch_size: 32, epochs: {epochs}, "
-                                        "steps_per_epoch: 2}\n"))
+        result, run = train(
+            tiny_config(f"fit: {{batch_size: 32, epochs: {epochs}, steps_per_epoch: 2}}\n")
+        )
         made.append(run)
     # An unfinished run (status running, its process gone) and a folder that is no run.
     summary = json.loads((made[0] / "summary.json").read_text())
@@ -102,8 +103,9 @@ def test_trace_records_kerass_exact_hook_order(cli, tiny_config, tmp_path):
     events = [json.loads(line) for line in (run / "trace.jsonl").read_text().splitlines()]
     hooks = [e["hook"].removeprefix("on_") for e in events]
     validation = ["test_begin"] + ["test_batch_begin", "test_batch_end"] * 2 + ["test_end"]
-    epoch = (["epoch_begin"] + ["train_batch_begin", "train_batch_end"] * 3 + validation
-             + ["epoch_end"])
+    epoch = (
+        ["epoch_begin"] + ["train_batch_begin", "train_batch_end"] * 3 + validation + ["epoch_end"]
+    )
     evaluate = ["test_begin"] + ["test_batch_begin", "test_batch_end"] * 2 + ["test_end"]
     predict = ["predict_begin", "predict_batch_begin", "predict_batch_end", "predict_end"]
     assert hooks == ["train_begin", *epoch, *epoch, "train_end", *evaluate, *predict]
@@ -126,9 +128,10 @@ def test_bad_run_directories(command, cli, tmp_path, finished_run):
     missing = tmp_path / "nowhere"
     foreign = tmp_path / "foreign"
     foreign.mkdir()
-    for folder, message in [(missing, f"{missing}: no such run directory"),
-                            (foreign, f"{foreign}: not a cbrun run directory "
-                                      "(no config.yaml and summary.json)")]:
+    for folder, message in [
+        (missing, f"{missing}: no such run directory"),
+        (foreign, f"{foreign}: not a cbrun run directory (no config.yaml and summary.json)"),
+    ]:
         result = cli(*command, folder)
         assert result.exit_code == 2, result.output
         assert result.stderr.strip() == f"Error: {message}"
@@ -139,25 +142,33 @@ def test_bad_run_directories(command, cli, tmp_path, finished_run):
         (finished_run / "summary.json").write_text(json.dumps(summary))
         result = cli(*command, finished_run)
         assert result.exit_code == 2
-        assert result.stderr.strip() == (f"Error: {finished_run}: the run has no model.keras "
-                                         "(status: running)")
+        assert result.stderr.strip() == (
+            f"Error: {finished_run}: the run has no model.keras (status: running)"
+        )
 
 
 def test_evaluate_refuses_lambda_models_and_h5(finished_run, cli, tmp_path):
     import keras
 
-    model = keras.Sequential([keras.Input((784,)), keras.layers.Lambda(lambda x: x * 2.0),
-                              keras.layers.Dense(10, activation="softmax")])
+    model = keras.Sequential(
+        [
+            keras.Input((784,)),
+            keras.layers.Lambda(lambda x: x * 2.0),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
     model.compile(loss="sparse_categorical_crossentropy")
     path = tmp_path / "lambda.keras"
     model.save(path)
     result = cli("evaluate", finished_run, "--model", path)
     assert result.exit_code == 2
-    assert result.stderr.strip() == (f"Error: {path}: the model holds a Lambda layer (Python "
-                                     "code); refused in safe mode")
+    assert result.stderr.strip() == (
+        f"Error: {path}: the model holds a Lambda layer (Python code); refused in safe mode"
+    )
     h5 = tmp_path / "model.h5"
     h5.write_bytes(b"\x89HDF\r\n")
     result = cli("evaluate", finished_run, "--model", h5)
     assert result.exit_code == 2
-    assert result.stderr.strip() == (f"Error: {h5}: only .keras models are loaded (safe mode); "
-                                     "not '.h5'")
+    assert result.stderr.strip() == (
+        f"Error: {h5}: only .keras models are loaded (safe mode); not '.h5'"
+    )
