@@ -120,6 +120,14 @@ class OutputSpec(_Section):
     runs_dir: str = "runs"
 
 
+class DistributeSpec(_Section):
+    """A tf.distribute strategy; `fit.batch_size` is the global batch over all replicas."""
+
+    strategy: Literal["default", "mirrored", "multi_worker_mirrored"] = "default"
+    devices: list[str] | None = None
+    logical_devices: int | None = Field(None, gt=0)
+
+
 class RunSpec(_Section):
     """A whole experiment. `model`, `compile` and `fit` are required sections."""
 
@@ -135,6 +143,7 @@ class RunSpec(_Section):
     plugins: list[str] = []
     logging: LoggingSpec = LoggingSpec()
     output: OutputSpec = OutputSpec()
+    distribute: DistributeSpec = DistributeSpec()
 
     def to_yaml(self) -> str:
         """The resolved config, every default written out."""
@@ -355,8 +364,20 @@ class _Checker:
                 "'.', '_' and '-', starting with a letter or digit",
             )
 
+    def distribute(self, data: dict) -> None:
+        strategy = (data.get("distribute") or {}).get("strategy", "default")
+        steps = (data.get("fit") or {}).get("steps_per_execution", "auto")
+        if strategy != "default" and steps not in ("auto", 1):
+            self.add(
+                ("fit", "steps_per_execution"),
+                f"must be auto or 1 with distribute.strategy "
+                f"{strategy} (Keras's multi-step loop fails under tf.distribute)",
+            )
+
     def run(self, data: dict) -> list[Problem]:
         self.name(data.get("name"))
+        if isinstance(data.get("distribute"), dict) and isinstance(data.get("fit"), dict):
+            self.distribute(data)
         self.data(data.get("data"))
         self.model(data.get("model"))
         self.optimizer(data.get("compile"))

@@ -94,6 +94,11 @@ def fit_data(
         # flat_map hides the length; Keras needs it to stop each epoch without a warning.
         .apply(tf.data.experimental.assert_cardinality(steps))
     )
+    # As Keras does for arrays: tf.data's default graph rewrites cost more than they
+    # save on a gather pipeline this simple (measured: ~1% per epoch).
+    options = tf.data.Options()
+    options.experimental_optimization.apply_default_optimizations = False
+    dataset = dataset.with_options(options)
 
     class EpochOrder(keras.callbacks.Callback):
         """Tells the pipeline which epoch starts, before Keras opens its iterator."""

@@ -24,6 +24,7 @@ from cbrun import __version__, checkpoints
 from cbrun.callbacks.catalog import PATH_ARGUMENTS, callback_registry
 from cbrun.config import RunSpec, load_config
 from cbrun.data import Dataset, load_dataset
+from cbrun.distribute import make_strategy
 from cbrun.errors import CbrunError, NonFiniteLossError, RunDirError, UsageError
 from cbrun.logsink import LogSink
 from cbrun.models import MODELS, build_optimizer
@@ -186,6 +187,9 @@ def steps_per_execution(spec: RunSpec, callbacks: list[tuple]) -> tuple[int, str
     asked = spec.fit.steps_per_execution
     if asked != "auto":
         return asked, "set in the config"
+    if spec.distribute.strategy != "default":
+        # Keras 3.15's multi-step loop fails under MirroredStrategy (measured here).
+        return 1, "more than 1 fails under tf.distribute with this Keras"
     per_batch = sorted(
         {
             type(cb).__name__
@@ -369,21 +373,25 @@ def train(
         import keras
         import tensorflow as tf
 
+        strategy = make_strategy(spec.distribute, spec.fit.batch_size, sink.line)
         keras.utils.set_random_seed(spec.seed)
         if spec.deterministic:
             tf.config.experimental.enable_op_determinism()
-        model, optimizer = build_model(spec, dataset)
+        with strategy.scope():
+            model, optimizer = build_model(spec, dataset)
         initial_lr = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
         callbacks = build_callbacks(
             spec, run, initial_lr, sink, allow_plugins, search_paths, resume is not None
         )
         spe, why = steps_per_execution(spec, callbacks)
-        compile_model(spec, model, optimizer, spe)
+        with strategy.scope():
+            compile_model(spec, model, optimizer, spe)
         checkpoint = None
         if resume is not None:
             checkpoint = checkpoints.load_latest(run.path, sink.line)
             if checkpoint is not None:
-                checkpoints.restore_model(checkpoint, model)
+                with strategy.scope():
+                    checkpoints.restore_model(checkpoint, model)
     except BaseException:
         if resume is None:
             # Nothing was written yet: leave no trace of a run that never started.
@@ -414,6 +422,11 @@ def train(
             "run_dir": str(run.path),
             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
             "pid": os.getpid(),
+            "distribute": {
+                "strategy": spec.distribute.strategy,
+                "replicas": strategy.num_replicas_in_sync,
+                "global_batch": spec.fit.batch_size,
+            },
         }
     run.write_json(SUMMARY, summary)
     sink.line(f"run: {run.path}  (steps_per_execution {spe}: {why})")

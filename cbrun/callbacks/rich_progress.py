@@ -83,6 +83,7 @@ class RunLogger(keras.callbacks.Callback):
         self._done = 0
         self._last_line_step = 0
         self._last_line_time = self._pass_start = time.perf_counter()
+        self._last_bar = 0.0
         if self.interactive:
             self._progress = Progress(
                 TextColumn("{task.description}"),
@@ -93,7 +94,7 @@ class RunLogger(keras.callbacks.Callback):
                 TextColumn("{task.fields[metrics]}"),
                 console=self.sink.console,
                 transient=True,
-                refresh_per_second=8,
+                refresh_per_second=4,
             )
             self._progress.start()
             self._task = self._progress.add_task(label, total=total, rate="", metrics="")
@@ -117,15 +118,15 @@ class RunLogger(keras.callbacks.Callback):
             now = time.perf_counter()
             rate = step / max(now - self._pass_start, 1e-9)
             if self._progress is not None:
-                self._progress.update(
-                    self._task,
-                    completed=step,
-                    rate=f"{rate:,.0f} steps/s",
-                    metrics=format_metrics(logs),
-                )
-                if self.every == 1:
-                    self.sink.log_only(self._batch_line(step, total, rate, logs))
-                return
+                # The bar redraws 4 times a second; feeding it more often only costs time.
+                if now - self._last_bar >= 0.25 or step == total:
+                    self._last_bar = now
+                    self._progress.update(
+                        self._task,
+                        completed=step,
+                        rate=f"{rate:,.0f} steps/s",
+                        metrics=format_metrics(logs),
+                    )
             due = (
                 step - self._last_line_step >= self.every
                 if self.every
@@ -133,7 +134,12 @@ class RunLogger(keras.callbacks.Callback):
             )
             if due and (total is None or step < total or self.every == 1):
                 self._last_line_step, self._last_line_time = step, now
-                self.sink.line(self._batch_line(step, total, rate, logs))
+                line = self._batch_line(step, total, rate, logs)
+                # With a live bar on screen the line goes to train.log only.
+                if self._progress is not None:
+                    self.sink.log_only(line)
+                else:
+                    self.sink.line(line)
 
     def _batch_line(self, step, total, rate, logs) -> str:
         of = f"/{total}" if total else ""

@@ -1,0 +1,52 @@
+"""tf.distribute from the config, on this one machine."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_mirrored_over_two_logical_cpus(tiny_config, tmp_path):
+    config = tiny_config("""
+        distribute: {strategy: mirrored, logical_devices: 2}
+        fit: {batch_size: 32, epochs: 2, steps_per_epoch: 3}
+    """)
+    # A fresh process: logical devices must be set before TensorFlow sets up its devices.
+    out = subprocess.run(
+        [sys.executable, "-m", "cbrun", "train", str(config), "--run-dir", str(tmp_path / "run")],
+        cwd=ROOT,
+        env=dict(os.environ, NO_COLOR="1"),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "distribute: mirrored over 2 replicas" in out.stdout
+    assert "global batch 32 = 16 per replica" in out.stdout
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["distribute"] == {"strategy": "mirrored", "replicas": 2, "global_batch": 32}
+    assert summary["status"] == "completed" and summary["evaluate"]["loss"] > 0
+
+
+def test_batch_must_split_over_replicas(tiny_config, tmp_path):
+    config = tiny_config("""
+        distribute: {strategy: mirrored, logical_devices: 2}
+        fit: {batch_size: 33, epochs: 1, steps_per_epoch: 1}
+    """)
+    out = subprocess.run(
+        [sys.executable, "-m", "cbrun", "train", str(config), "--runs-dir", str(tmp_path / "r")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 2
+    assert out.stderr.strip() == (
+        "Error: fit.batch_size 33 (the global batch) does not split evenly over 2 replicas"
+    )
+    assert not (tmp_path / "r").exists() or not any((tmp_path / "r").iterdir())
