@@ -122,6 +122,14 @@ def train(
 
         config = resume / CONFIG  # --set on resume applies to the run's own config
     spec = load_config(config, list(overrides)) if config else None
+    if spec is not None and spec.distribute.strategy == "multi_worker_mirrored":
+        from cbrun import multi_worker
+
+        if multi_worker.CHILD_ENV not in os.environ:
+            # The strategy waits for its peers without a timeout of its own: supervise it.
+            cluster = multi_worker.cluster_from_env()
+            argv = [sys.executable, "-m", "cbrun", *sys.argv[1:]]
+            sys.exit(multi_worker.supervise(argv, spec.distribute.timeout_seconds, cluster))
     from cbrun.runner import train as run_training
 
     result = run_training(

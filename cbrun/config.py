@@ -126,6 +126,7 @@ class DistributeSpec(_Section):
     strategy: Literal["default", "mirrored", "multi_worker_mirrored"] = "default"
     devices: list[str] | None = None
     logical_devices: int | None = Field(None, gt=0)
+    timeout_seconds: float = Field(60.0, gt=0)
 
 
 class RunSpec(_Section):

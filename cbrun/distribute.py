@@ -33,10 +33,16 @@ def make_strategy(spec, batch_size: int, announce):
     elif spec.strategy == "mirrored":
         strategy = tf.distribute.MirroredStrategy(devices=spec.devices or None)
     else:
-        raise UsageError(
-            "distribute.strategy: multi_worker_mirrored does not train with Keras 3 yet "
-            "(keras-team/keras#20585); use mirrored on one machine"
+        from cbrun.multi_worker import check_keras, report_ready
+
+        check_keras()
+        # Blocks until every worker of TF_CONFIG has joined (the parent process times it).
+        strategy = tf.distribute.MultiWorkerMirroredStrategy(
+            communication_options=tf.distribute.experimental.CommunicationOptions(
+                timeout_seconds=spec.timeout_seconds
+            )
         )
+        report_ready()
     replicas = strategy.num_replicas_in_sync
     if batch_size % replicas:
         raise UsageError(

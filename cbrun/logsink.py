@@ -21,9 +21,10 @@ class LogSink:
         quiet: print nothing to the console except what is sent with `always=True`.
     """
 
-    def __init__(self, console: Console | None = None, *, quiet: bool = False):
+    def __init__(self, console: Console | None = None, *, quiet: bool = False, prefix: str = ""):
         self.console = console or Console()
         self.quiet = quiet
+        self.prefix = prefix  # e.g. "worker 1: " on the non-chief workers of a cluster
         self._log = None
         self._early: list[str] = []  # lines printed before the log file exists
         # Batch hooks may run on Keras's callback threads.
@@ -42,7 +43,9 @@ class LogSink:
 
     def line(self, text: str | Text, *, style: str | None = None, always: bool = False) -> None:
         """One line to the console (unless quiet) and to the log."""
-        plain = text.plain if isinstance(text, Text) else text
+        plain = self.prefix + (text.plain if isinstance(text, Text) else text)
+        if self.prefix:
+            text = plain
         with self._lock:
             if always or not self.quiet:
                 shown = text if isinstance(text, Text) else Text(text, style=style or "")

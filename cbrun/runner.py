@@ -13,6 +13,7 @@ import os
 import platform
 import shutil
 import signal
+import tempfile
 import time
 from dataclasses import dataclass
 from importlib import metadata
@@ -28,6 +29,8 @@ from cbrun.distribute import make_strategy
 from cbrun.errors import CbrunError, NonFiniteLossError, RunDirError, UsageError
 from cbrun.logsink import LogSink
 from cbrun.models import MODELS, build_optimizer
+from cbrun.multi_worker import adapt as adapt_for_multi_worker
+from cbrun.multi_worker import cluster_from_env
 from cbrun.plugins import check_allowed, is_plugin_reference, load_plugin
 from cbrun.registry import hooks_of
 from cbrun.rundir import CONFIG, EVALUATE, LOG, MODEL, SUMMARY, TRACE, RunDir
@@ -359,8 +362,20 @@ def train(
                 f"{previous['epochs_run']} epochs); nothing to resume"
             )
     spec = _absolute_paths(spec)
+    cluster = None
+    if spec.distribute.strategy == "multi_worker_mirrored":
+        cluster = cluster_from_env()
+        if not cluster.is_chief:
+            # Only the chief writes the run directory and the full log.
+            if resume is not None:
+                raise UsageError("--resume with multi_worker_mirrored is not supported yet")
+            sink.prefix, sink.quiet = f"{cluster.name}: ", True
+            run_dir = Path(tempfile.mkdtemp(prefix="cbrun-worker-")) / "run"
     check_plugins(spec, allow_plugins)
     dataset = load_data(spec, sink)
+    import_tensorflow(verbose)
+    # Before the run folder exists: a strategy that cannot start leaves nothing behind.
+    strategy = make_strategy(spec.distribute, spec.fit.batch_size, sink.line)
     if resume is None:
         run = (
             RunDir.exact(run_dir)
@@ -369,16 +384,16 @@ def train(
         )
     started = time.time()
     try:
-        import_tensorflow(verbose)
         import keras
         import tensorflow as tf
 
-        strategy = make_strategy(spec.distribute, spec.fit.batch_size, sink.line)
         keras.utils.set_random_seed(spec.seed)
         if spec.deterministic:
             tf.config.experimental.enable_op_determinism()
         with strategy.scope():
             model, optimizer = build_model(spec, dataset)
+        if cluster is not None:
+            adapt_for_multi_worker(model, strategy)
         initial_lr = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
         callbacks = build_callbacks(
             spec, run, initial_lr, sink, allow_plugins, search_paths, resume is not None
@@ -431,7 +446,7 @@ def train(
     run.write_json(SUMMARY, summary)
     sink.line(f"run: {run.path}  (steps_per_execution {spe}: {why})")
     try:
-        return _fit_and_evaluate(
+        result = _fit_and_evaluate(
             spec,
             run,
             model,
@@ -446,9 +461,13 @@ def train(
             verbose,
             started,
             tracer,
+            chief=cluster is None or cluster.is_chief,
         )
     finally:
         sink.close()
+    if cluster is not None and not cluster.is_chief:
+        shutil.rmtree(run.path.parent, ignore_errors=True)
+    return result
 
 
 def _fit_and_evaluate(
@@ -466,12 +485,17 @@ def _fit_and_evaluate(
     verbose,
     started,
     tracer,
+    chief=True,
 ) -> TrainResult:
     from cbrun.callbacks.rich_progress import RunLogger
     from cbrun.feeding import fit_data
 
     logger = RunLogger(
-        sink, every=log_every or spec.logging.every, seconds=spec.logging.seconds, verbose=verbose
+        sink,
+        every=log_every or spec.logging.every,
+        seconds=spec.logging.seconds if chief else math.inf,
+        verbose=verbose,
+        epoch_lines_always=not chief,
     )
     user = [cb for cb, _ in callbacks]
     fit_callbacks = [cb for cb, phases in callbacks if "fit" in phases]
@@ -574,8 +598,9 @@ def _fit_and_evaluate(
         except OSError as write_error:
             sink.line(f"could not write {SUMMARY}: {write_error}", always=True)
 
-    table, plain = _summary_table(summary, logger.best_epochs(), run)
-    sink.show(table, plain, always=True)
+    if chief:
+        table, plain = _summary_table(summary, logger.best_epochs(), run)
+        sink.show(table, plain, always=True)
     if tracer is not None:
         run.write_text(TRACE, "".join(json.dumps(e) + "\n" for e in tracer.events))
     if status == "nan":

@@ -59,9 +59,13 @@ class RunLogger(keras.callbacks.Callback):
 
     async_safe = True
 
-    def __init__(self, sink: LogSink, every=None, seconds=5.0, verbose=False):
+    def __init__(
+        self, sink: LogSink, every=None, seconds=5.0, verbose=False, epoch_lines_always=False
+    ):
         super().__init__()
         self.sink = sink
+        # The non-chief workers of a cluster are quiet but for one line per epoch.
+        self.epoch_lines_always = epoch_lines_always
         self.every = 1 if verbose else every
         self.seconds = seconds
         console = sink.console
@@ -182,7 +186,7 @@ class RunLogger(keras.callbacks.Callback):
         logs["learning_rate"] = None if rate is None else float32_digits(rate)
         self.epoch_seconds.append(seconds)
         self.history.append({"epoch": epoch, **logs})
-        self.sink.line(self._epoch_text(epoch, seconds, logs))
+        self.sink.line(self._epoch_text(epoch, seconds, logs), always=self.epoch_lines_always)
         self._previous = logs
 
     def _epoch_text(self, epoch, seconds, logs) -> Text:
