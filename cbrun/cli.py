@@ -50,6 +50,15 @@ set_option = click.option(
 )
 
 
+allow_plugin_option = click.option(
+    "--allow-plugin",
+    "allow_plugins",
+    multiple=True,
+    metavar="MODULE",
+    help="Allow plugin callbacks from MODULE (and its submodules). Repeatable.",
+)
+
+
 @click.group(cls=CbrunGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="cbrun")
 def cli():
@@ -77,13 +86,7 @@ def cli():
     help="The exact folder for this run; it must not exist yet.",
 )
 @click.option("--name", help="Run name (the run folder is NAME-YYYYmmdd-HHMMSS).")
-@click.option(
-    "--allow-plugin",
-    "allow_plugins",
-    multiple=True,
-    metavar="MODULE",
-    help="Allow plugin callbacks from MODULE (and its submodules). Repeatable.",
-)
+@allow_plugin_option
 @click.option(
     "--log-every",
     type=click.IntRange(min=1),
@@ -223,13 +226,7 @@ def _results_table(title: str, results: dict):
 )
 @set_option
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
-@click.option(
-    "--allow-plugin",
-    "allow_plugins",
-    multiple=True,
-    metavar="MODULE",
-    help="Allow plugin callbacks from MODULE. Repeatable.",
-)
+@allow_plugin_option
 def evaluate(target, model, overrides, as_json, allow_plugins):
     """Evaluate a trained model on the test split, with the evaluate-phase callbacks.
 
@@ -389,13 +386,7 @@ def plot(run_dirs, output):
     type=click.Path(path_type=Path),
     help="Parent folder of the run folder. Defaults to output.runs_dir (runs/).",
 )
-@click.option(
-    "--allow-plugin",
-    "allow_plugins",
-    multiple=True,
-    metavar="MODULE",
-    help="Allow plugin callbacks from MODULE. Repeatable.",
-)
+@allow_plugin_option
 def trace(config, batches, overrides, runs_dir, allow_plugins):
     """Run CONFIG (fit, evaluate, predict) recording every hook call in order, with
     its time and each callback's share; writes trace.jsonl in the run directory."""

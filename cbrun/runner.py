@@ -218,6 +218,20 @@ def evaluate_steps(spec: RunSpec, samples: int, sink: LogSink) -> int | None:
     return steps
 
 
+def evaluate_on_test(model, spec: RunSpec, dataset: Dataset, sink: LogSink, callbacks) -> dict:
+    """`model.evaluate` on the test split with the config's evaluate parameters."""
+    results = model.evaluate(
+        dataset.x_test,
+        dataset.y_test,
+        batch_size=spec.evaluate.batch_size,
+        steps=evaluate_steps(spec, len(dataset.x_test), sink),
+        verbose=0,
+        return_dict=True,
+        callbacks=callbacks,
+    )
+    return {key: float(value) for key, value in results.items()}
+
+
 def _run_keeper(run: RunDir, logger, callbacks, checkpoint):
     """cbrun's own last callback: restores state on resume, checkpoints after each epoch."""
     import keras
@@ -319,6 +333,24 @@ def resume_spec(run: RunDir, spec: RunSpec | None) -> RunSpec:
             f"fit.epochs can only grow on resume ({saved.fit.epochs} -> {spec.fit.epochs})"
         )
     return spec
+
+
+@dataclass
+class _Training:
+    """Everything `train` builds before `fit`, handed to `_fit_and_evaluate`."""
+
+    spec: RunSpec
+    run: RunDir
+    model: object
+    dataset: Dataset
+    callbacks: list
+    sink: LogSink
+    summary: dict
+    steps_per_execution: int
+    first_epoch: int
+    checkpoint: object
+    started: float
+    chief: bool
 
 
 def train(
@@ -445,24 +477,22 @@ def train(
         }
     run.write_json(SUMMARY, summary)
     sink.line(f"run: {run.path}  (steps_per_execution {spe}: {why})")
+    training = _Training(
+        spec=spec,
+        run=run,
+        model=model,
+        dataset=dataset,
+        callbacks=callbacks,
+        sink=sink,
+        summary=summary,
+        steps_per_execution=spe,
+        first_epoch=first_epoch,
+        checkpoint=checkpoint,
+        started=started,
+        chief=cluster is None or cluster.is_chief,
+    )
     try:
-        result = _fit_and_evaluate(
-            spec,
-            run,
-            model,
-            dataset,
-            callbacks,
-            sink,
-            summary,
-            spe,
-            first_epoch,
-            checkpoint,
-            log_every,
-            verbose,
-            started,
-            tracer,
-            chief=cluster is None or cluster.is_chief,
-        )
+        result = _fit_and_evaluate(training, log_every=log_every, verbose=verbose, tracer=tracer)
     finally:
         sink.close()
     if cluster is not None and not cluster.is_chief:
@@ -470,25 +500,22 @@ def train(
     return result
 
 
-def _fit_and_evaluate(
-    spec,
-    run,
-    model,
-    dataset,
-    callbacks,
-    sink,
-    summary,
-    spe,
-    first_epoch,
-    checkpoint,
-    log_every,
-    verbose,
-    started,
-    tracer,
-    chief=True,
-) -> TrainResult:
+def _fit_and_evaluate(training: _Training, *, log_every, verbose, tracer) -> TrainResult:
     from cbrun.callbacks.rich_progress import RunLogger
     from cbrun.feeding import fit_data
+
+    spec, run, model, dataset = training.spec, training.run, training.model, training.dataset
+    sink, summary, callbacks, chief = (
+        training.sink,
+        training.summary,
+        training.callbacks,
+        training.chief,
+    )
+    spe, first_epoch, checkpoint = (
+        training.steps_per_execution,
+        training.first_epoch,
+        training.checkpoint,
+    )
 
     logger = RunLogger(
         sink,
@@ -539,16 +566,9 @@ def _fit_and_evaluate(
         elif len(logger.history) < spec.fit.epochs:
             status = "stopped_early"
         if status in ("completed", "stopped_early") and spec.evaluate.enabled:
-            evaluation = model.evaluate(
-                dataset.x_test,
-                dataset.y_test,
-                batch_size=spec.evaluate.batch_size,
-                steps=evaluate_steps(spec, len(dataset.x_test), sink),
-                verbose=0,
-                return_dict=True,
-                callbacks=[*traced, *eval_callbacks, logger],
+            evaluation = evaluate_on_test(
+                model, spec, dataset, sink, [*traced, *eval_callbacks, logger]
             )
-            evaluation = {k: float(v) for k, v in evaluation.items()}
         if tracer is not None and status in ("completed", "stopped_early"):
             model.predict(
                 dataset.x_test[: spec.evaluate.batch_size],
@@ -582,7 +602,7 @@ def _fit_and_evaluate(
                 "train": last or None,
                 "evaluate": evaluation,
                 "seconds": {
-                    "total": round(summary["seconds"]["total"] + time.time() - started, 3),
+                    "total": round(summary["seconds"]["total"] + time.time() - training.started, 3),
                     "epochs": [round(s, 4) for s in logger.epoch_seconds],
                 },
                 "steps_per_execution": spe,
@@ -663,19 +683,10 @@ def evaluate(
     model = load_model(model_path)
     from cbrun.callbacks.rich_progress import RunLogger
 
-    initial_lr = 0.0
-    callbacks = build_callbacks(spec, run, initial_lr, sink, allow_plugins, search_paths)
+    # No training here: a learning-rate schedule has nothing to start from.
+    callbacks = build_callbacks(spec, run, 0.0, sink, allow_plugins, search_paths)
     phase = [cb for cb, phases in callbacks if "evaluate" in phases]
-    results = model.evaluate(
-        dataset.x_test,
-        dataset.y_test,
-        batch_size=spec.evaluate.batch_size,
-        steps=evaluate_steps(spec, len(dataset.x_test), sink),
-        verbose=0,
-        return_dict=True,
-        callbacks=[*phase, RunLogger(sink)],
-    )
-    results = {k: float(v) for k, v in results.items()}
+    results = evaluate_on_test(model, spec, dataset, sink, [*phase, RunLogger(sink)])
     if run is not None:
         run.write_json(
             EVALUATE,
