@@ -94,8 +94,6 @@ def load_plugin(name: str, allowed: set[str], search_paths: list[Path] = ()):
     Raises:
         PluginError: not allowed, not importable, or not a Keras callback class.
     """
-    import keras
-
     module_name, attr = check_allowed(name, allowed)
     added = [str(p) for p in search_paths if str(p) not in sys.path]
     sys.path[:0] = added
@@ -109,6 +107,13 @@ def load_plugin(name: str, allowed: set[str], search_paths: list[Path] = ()):
     obj = getattr(module, attr, None)
     if obj is None:
         raise PluginError(f"plugin '{name}': {module_name} has no {attr}")
+    return ensure_callback_class(obj, name)
+
+
+def ensure_callback_class(obj, name: str):
+    """`obj` if it is a `keras.callbacks.Callback` subclass; refused otherwise."""
+    import keras
+
     if not (inspect.isclass(obj) and issubclass(obj, keras.callbacks.Callback)):
         raise PluginError(f"plugin '{name}' is not a keras.callbacks.Callback subclass")
     return obj

@@ -31,7 +31,7 @@ from cbrun.logsink import LogSink
 from cbrun.models import MODELS, build_optimizer
 from cbrun.multi_worker import adapt as adapt_for_multi_worker
 from cbrun.multi_worker import cluster_from_env
-from cbrun.plugins import check_allowed, is_plugin_reference, load_plugin
+from cbrun.plugins import check_allowed, ensure_callback_class, is_plugin_reference, load_plugin
 from cbrun.registry import hooks_of
 from cbrun.rundir import CONFIG, EVALUATE, LOG, MODEL, SUMMARY, TRACE, RunDir
 from cbrun.schedules import build_schedule
@@ -164,6 +164,8 @@ def build_callbacks(
         args = dict(item.args)
         if item.name in registry:
             cls = registry.get(item.name).load()
+            if registry.get(item.name).origin == "plugin":
+                ensure_callback_class(cls, item.name)
         else:
             cls = load_plugin(item.name, allowed, list(search_paths))
         for key in PATH_ARGUMENTS:

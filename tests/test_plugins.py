@@ -84,3 +84,43 @@ def test_python_tag_never_runs(write_config, cli, tmp_path):
         result.exit_code == 2 and "unsupported tag !!python/object/apply:os.system" in result.stderr
     )
     assert not marker.exists()
+
+
+def test_installed_entry_point_plugin_is_listed_and_runs(
+    tiny_config, train, tmp_path, monkeypatch, cli
+):
+    """A package exposing `cbrun.callbacks` entry points needs no allow-list entry."""
+    site = tmp_path / "site"
+    (site / "installed_cb-1.0.dist-info").mkdir(parents=True)
+    (site / "installed_cb-1.0.dist-info" / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: installed-cb\nVersion: 1.0\n"
+    )
+    (site / "installed_cb-1.0.dist-info" / "entry_points.txt").write_text(
+        "[cbrun.callbacks]\nInstalledTimer = installed_cb:InstalledTimer\n"
+    )
+    (site / "installed_cb.py").write_text(
+        "import keras\n"
+        "class InstalledTimer(keras.callbacks.Callback):\n"
+        "    def on_train_end(self, logs=None):\n"
+        "        import pathlib\n"
+        "        pathlib.Path(%r).write_text('ran')\n" % str(tmp_path / "RAN")
+    )
+    monkeypatch.syspath_prepend(str(site))
+    listing = cli("list-callbacks", "--json")
+    entry = next(e for e in json.loads(listing.stdout) if e["name"] == "InstalledTimer")
+    assert entry["origin"] == "plugin" and entry["target"] == "installed_cb:InstalledTimer"
+    result, run = train(tiny_config("callbacks: [InstalledTimer]\n"))
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "RAN").read_text() == "ran"
+
+
+def test_symlink_out_of_the_run_directory_is_refused(tmp_path):
+    from cbrun.errors import RunDirError
+    from cbrun.rundir import RunDir
+
+    run = RunDir(tmp_path / "run")
+    run.path.mkdir()
+    (run.path / "logs").symlink_to(tmp_path)
+    with pytest.raises(RunDirError, match="'logs/x.csv' leaves the run directory"):
+        run.inside("logs/x.csv")
+    assert run.inside("fine/x.csv") == run.path / "fine" / "x.csv"
