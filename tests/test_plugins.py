@@ -103,7 +103,7 @@ def test_installed_entry_point_plugin_is_listed_and_runs(
         "class InstalledTimer(keras.callbacks.Callback):\n"
         "    def on_train_end(self, logs=None):\n"
         "        import pathlib\n"
-        "        pathlib.Path(%r).write_text('ran')\n" % str(tmp_path / "RAN")
+        f"        pathlib.Path({str(tmp_path / 'RAN')!r}).write_text('ran')\n"
     )
     monkeypatch.syspath_prepend(str(site))
     listing = cli("list-callbacks", "--json")
