@@ -120,12 +120,13 @@ def train(
         raise click.UsageError("give a CONFIG, or --resume RUN_DIR")
     if name:
         overrides = (*overrides, f"name={name}")
-    if config is None and overrides:
-        from cbrun.rundir import CONFIG
+    if resume is not None:
+        from cbrun.rundir import CONFIG, RunDir
 
-        config = resume / CONFIG  # --set on resume applies to the run's own config
-    spec = load_config(config, list(overrides)) if config else None
-    if spec is not None and spec.distribute.strategy == "multi_worker_mirrored":
+        RunDir.open(resume, finished=False)  # a missing or foreign folder: one line, exit 2
+        config = config or resume / CONFIG  # the run's own config (--set applies to it)
+    spec = load_config(config, list(overrides))
+    if spec.distribute.strategy == "multi_worker_mirrored":
         from cbrun import multi_worker
 
         if multi_worker.CHILD_ENV not in os.environ:

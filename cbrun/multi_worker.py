@@ -167,4 +167,5 @@ def supervise(argv: list[str], timeout: float, cluster: Cluster) -> int:
             file=sys.stderr,
         )
         return 1
-    return child.wait()
+    code = child.wait()
+    return 128 - code if code < 0 else code  # killed by a signal: report it as a shell does

@@ -191,7 +191,6 @@ class RunDir:
         run = cls(path)
         if not run.file(CONFIG).is_file() or not run.file(SUMMARY).is_file():
             raise RunDirError(f"{path}: not a cbrun run directory (no {CONFIG} and {SUMMARY})")
-        run.remove_stray_temporaries()
         if finished:
             status = run.summary().get("status")
             if not run.file(MODEL).is_file():

@@ -386,13 +386,14 @@ def train(
         CbrunError: a usage mistake (exit 2) or a failure (exit 1). An interrupted,
             NaN or finished run returns a `TrainResult` with its exit code.
     """
+    source = None  # the run folder a resumed run reads its checkpoint from
     if resume is not None:
-        run = RunDir.open(resume, finished=False)
-        spec = resume_spec(run, spec)
-        previous = run.summary()
+        source = RunDir.open(resume, finished=False)
+        spec = resume_spec(source, spec)
+        previous = source.summary()
         if previous.get("status") in ("completed", "stopped_early"):
             raise RunDirError(
-                f"{run.path} already finished ({previous['status']} after "
+                f"{source.path} already finished ({previous['status']} after "
                 f"{previous['epochs_run']} epochs); nothing to resume"
             )
     spec = _absolute_paths(spec)
@@ -400,17 +401,19 @@ def train(
     if spec.distribute.strategy == "multi_worker_mirrored":
         cluster = cluster_from_env()
         if not cluster.is_chief:
-            # Only the chief writes the run directory and the full log.
-            if resume is not None:
-                raise UsageError("--resume with multi_worker_mirrored is not supported yet")
+            # Only the chief writes the run directory and the full log; a resumed
+            # worker reads the chief's checkpoint (a shared folder) and writes nothing.
             sink.prefix, sink.quiet = f"{cluster.name}: ", True
             run_dir = Path(tempfile.mkdtemp(prefix="cbrun-worker-")) / "run"
+    in_place = source is not None and run_dir is None
     check_plugins(spec, allow_plugins)
     dataset = load_data(spec, sink)
     import_tensorflow(verbose)
     # Before the run folder exists: a strategy that cannot start leaves nothing behind.
     strategy = make_strategy(spec.distribute, spec.fit.batch_size, sink.line)
-    if resume is None:
+    if in_place:
+        run = source
+    else:
         run = (
             RunDir.exact(run_dir)
             if run_dir
@@ -436,13 +439,13 @@ def train(
         with strategy.scope():
             compile_model(spec, model, optimizer, spe)
         checkpoint = None
-        if resume is not None:
-            checkpoint = checkpoints.load_latest(run.path, sink.line)
+        if source is not None:
+            checkpoint = checkpoints.load_latest(source.path, sink.line)
             if checkpoint is not None:
                 with strategy.scope():
                     checkpoints.restore_model(checkpoint, model)
     except BaseException:
-        if resume is None:
+        if not in_place:
             # Nothing was written yet: leave no trace of a run that never started.
             shutil.rmtree(run.path, ignore_errors=True)
         raise
@@ -450,14 +453,15 @@ def train(
     run.write_text(CONFIG, spec.to_yaml())
     sink.open_log(run.file(LOG))
     first_epoch = checkpoint.epoch if checkpoint else 0
-    if resume is not None:
+    if source is not None:
+        sink.line(f"resuming {source.path} at epoch {first_epoch + 1}/{spec.fit.epochs}")
+    if in_place:
         run.remove_stray_temporaries()
         summary = run.summary()
         summary.setdefault("resumed", []).append(
             {"at_epoch": first_epoch, "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
         )
         summary.update(status="running", data=dataset.info.to_dict(), pid=os.getpid())
-        sink.line(f"resuming {run.path} at epoch {first_epoch + 1}/{spec.fit.epochs}")
     else:
         summary = {
             "status": "running",

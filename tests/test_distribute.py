@@ -50,3 +50,37 @@ def test_batch_must_split_over_replicas(tiny_config, tmp_path):
         "Error: fit.batch_size 33 (the global batch) does not split evenly over 2 replicas"
     )
     assert not (tmp_path / "r").exists() or not any((tmp_path / "r").iterdir())
+
+
+def test_mirrored_run_resumes_after_kill(tmp_path):
+    import shutil
+
+    shutil.copy(ROOT / "tests" / "plugins" / "kill_switch.py", tmp_path)
+    config = tmp_path / "mirrored.yaml"
+    config.write_text(
+        "name: mirrored\n"
+        "plugins: [kill_switch]\n"
+        "data: {dataset: mnist, source: bundled, limit: {train: 640, test: 128}}\n"
+        "model: {name: mlp, args: {units: [16]}}\n"
+        "compile: {optimizer: adam, loss: sparse_categorical_crossentropy}\n"
+        "fit: {batch_size: 32, epochs: 4, steps_per_epoch: 3}\n"
+        "distribute: {strategy: mirrored, logical_devices: 2}\n"
+        "callbacks: [{name: 'kill_switch:KillSwitch', args: {epoch: 2, batch: 1}}]\n"
+    )
+    run = tmp_path / "run"
+
+    def cbrun(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "cbrun", *map(str, args)],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    assert cbrun("train", config, "--run-dir", run).returncode == -9
+    resumed = cbrun("train", "--resume", run)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"resuming {run} at epoch 3/4" in resumed.stdout
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["status"] == "completed" and summary["epochs_run"] == 4

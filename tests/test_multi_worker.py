@@ -107,3 +107,50 @@ def test_the_keras_problems_we_adapt_to_are_still_upstream():
     build_source = inspect.getsource(trainer.TensorFlowTrainer._maybe_symbolic_build)
     assert 'strategy.reduce("MEAN", v, axis=0)' in reduce_source
     assert "self.distribute_strategy.reduce(" in build_source
+
+
+def test_two_workers_resume_from_the_chiefs_checkpoint(tmp_path):
+    import shutil
+
+    config = tmp_path / "cluster.yaml"
+    config.write_text(
+        CONFIG.replace("TIMEOUT", "120").replace("epochs: 1", "epochs: 3")
+        + "plugins: [kill_switch]\n"
+        + "callbacks: [{name: 'kill_switch:KillSwitch', args: {epoch: 1, batch: 1}}]\n"
+    )
+    for index in (0, 1):  # each worker its own folder, so each has its own kill marker
+        (tmp_path / f"w{index}").mkdir()
+        shutil.copy(ROOT / "tests" / "plugins" / "kill_switch.py", tmp_path / f"w{index}")
+    chief_run = tmp_path / "chief-run"
+
+    def start(index, ports, *args):
+        tf_config = {
+            "cluster": {"worker": [f"127.0.0.1:{p}" for p in ports]},
+            "task": {"type": "worker", "index": index},
+        }
+        env = dict(os.environ, TF_CONFIG=json.dumps(tf_config), NO_COLOR="1")
+        return subprocess.Popen(
+            [sys.executable, "-m", "cbrun", "train", *map(str, args)],
+            cwd=tmp_path / f"w{index}",
+            env=env,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+
+    ports = _free_ports(2)
+    first = [
+        start(0, ports, config, "--run-dir", chief_run),
+        start(1, ports, config, "--run-dir", tmp_path / "worker-run"),
+    ]
+    for process in first:
+        process.communicate(timeout=240)
+    assert all(p.returncode != 0 for p in first)  # both were killed in epoch 2
+    ports = _free_ports(2)
+    again = [start(i, ports, "--resume", chief_run) for i in (0, 1)]
+    outputs = [p.communicate(timeout=240) for p in again]
+    assert [p.returncode for p in again] == [0, 0], outputs
+    assert f"resuming {chief_run} at epoch 2/3" in outputs[0][0]
+    summary = json.loads((chief_run / "summary.json").read_text())
+    assert summary["status"] == "completed" and summary["epochs_run"] == 3
+    assert not (tmp_path / "worker-run").exists()

@@ -174,8 +174,9 @@ class RunLogger(keras.callbacks.Callback):
         self._stop_pass()
         seconds = time.perf_counter() - self._pass_start
         total = self._steps()
-        if total and self._done < total and self.model.stop_training:
-            # Stopped mid-epoch (a signal, a NaN): its metrics cover part of an epoch.
+        cut_short = total and self._done < total and self.model.stop_training
+        if cut_short or self.nonfinite is not None:
+            # Part of an epoch (a signal), or NaN weights: never a state to record or resume.
             self.sink.line(
                 f"epoch {epoch + 1}/{self.epochs} stopped at step {self._done}/{total}; "
                 "not recorded"
