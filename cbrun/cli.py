@@ -395,30 +395,21 @@ def trace(config, batches, overrides, runs_dir, allow_plugins):
 
     from cbrun.config import load_config
     from cbrun.runner import train as run_training
-    from cbrun.tensorflow_loader import import_tensorflow
 
     spec = load_config(config, list(overrides))
     if batches:
         spec = spec.model_copy(
             update={"fit": spec.fit.model_copy(update={"steps_per_execution": 1})}
         )
-    sink = _sink(quiet=True)
-    from cbrun.runner import check_plugins, load_data
-
-    check_plugins(spec, allow_plugins)
-    load_data(spec, sink)  # a data mistake is reported before TensorFlow loads
-    import_tensorflow()
-    from cbrun.callbacks.tracing import HookTracer
-
-    tracer = HookTracer(batches=batches)
     result = run_training(
         spec,
-        sink=sink,
+        sink=_sink(quiet=True),
         runs_dir=runs_dir,
         allow_plugins=allow_plugins,
         search_paths=[Path(config).resolve().parent, Path.cwd()],
-        tracer=tracer,
+        trace_batches=batches,
     )
+    tracer = result.tracer
     console = make_console()
     events = tracer.events
     shown = events if len(events) <= 120 else events[:100] + [None] + events[-20:]

@@ -60,6 +60,7 @@ class TrainResult:
     status: str
     summary: dict
     exit_code: int = 0
+    tracer: object = None  # the HookTracer, when the run was traced
 
 
 @dataclass
@@ -366,7 +367,7 @@ def train(
     search_paths=(),
     log_every: int | None = None,
     verbose: bool = False,
-    tracer=None,
+    trace_batches: bool | None = None,
 ) -> TrainResult:
     """Run `fit` then `evaluate` as the spec says, and write the run directory.
 
@@ -380,7 +381,8 @@ def train(
         search_paths: folders where plugin modules are looked for.
         log_every: a batch line every N steps (overrides `logging.every`).
         verbose: every batch line, and TensorFlow's own start-up messages.
-        tracer: a `HookTracer` recording every hook (for `cbrun trace`).
+        trace_batches: record every hook with a `HookTracer` (`cbrun trace`), batch hooks
+            too if True; None traces nothing.
 
     Raises:
         CbrunError: a usage mistake (exit 2) or a failure (exit 1). An interrupted,
@@ -497,6 +499,11 @@ def train(
         started=started,
         chief=cluster is None or cluster.is_chief,
     )
+    tracer = None
+    if trace_batches is not None:
+        from cbrun.callbacks.tracing import HookTracer
+
+        tracer = HookTracer(batches=trace_batches)
     try:
         result = _fit_and_evaluate(training, log_every=log_every, verbose=verbose, tracer=tracer)
     finally:
@@ -640,7 +647,7 @@ def _fit_and_evaluate(training: _Training, *, log_every, verbose, tracer) -> Tra
             f"{status}: continue with: cbrun train --resume {run.path}",
             always=True,
         )
-    return TrainResult(run.path, status, summary, EXIT_CODES[status])
+    return TrainResult(run.path, status, summary, EXIT_CODES[status], tracer)
 
 
 # -- after training -----------------------------------------------------------------
