@@ -12,7 +12,8 @@ P3 start-up  wall time of `cbrun --help`, `validate`, a config error and
              `list-callbacks`, beside `python -c "import tensorflow"`. Target <= 0.5 s.
 P4 memory    peak resident memory of a full-MNIST run, cbrun / plain. Target <= 1.10.
 
-The first epoch of every run (graph tracing) is left out of the medians.
+The first epoch of every run (graph tracing) is left out of the medians; each
+ratio is the median over rounds of that round's ratio (paired A/B).
 """
 
 from __future__ import annotations
@@ -99,6 +100,18 @@ def median_epoch(runs: list[list[float]]) -> float:
     return statistics.median(s for epochs in runs for s in epochs[1:])
 
 
+def paired_ratio(candidate: list[list[float]], baseline: list[list[float]]) -> float:
+    """Median over rounds of (candidate / baseline) median epoch times.
+
+    Each round runs both back to back, so a slow spell of this shared machine
+    moves both sides of a ratio together instead of one side of the medians.
+    """
+    return statistics.median(
+        statistics.median(c[1:]) / statistics.median(b[1:])
+        for c, b in zip(candidate, baseline, strict=True)
+    )
+
+
 def startup(rounds: int) -> dict:
     with tempfile.TemporaryDirectory() as folder:
         bad = Path(folder) / "bad.yaml"
@@ -147,10 +160,10 @@ def main() -> int:
         rss_cbrun.append(rss)
         c1.append(cbrun(1, tty=True)[0])
         b2.append(cbrun("auto")[0])
-    p1_pipe = median_epoch(b1) / median_epoch(a1)
-    p1_tty = median_epoch(c1) / median_epoch(a1)
+    p1_pipe = paired_ratio(b1, a1)
+    p1_tty = paired_ratio(c1, a1)
     # Plain Keras's default steps_per_execution is 1: the P1 baseline is also P2's.
-    p2 = median_epoch(a1) / median_epoch(b2)
+    p2 = 1 / paired_ratio(b2, a1)
     p3 = startup(5)
     p4 = statistics.median(rss_cbrun) / statistics.median(rss_plain)
 
@@ -161,7 +174,7 @@ def main() -> int:
         f"{platform.python_version()}; {versions()}. Date: {time.strftime('%Y-%m-%d %H:%M')}.",
         f"Command: `make bench` (= `python bench/run.py --rounds {rounds}`), full MNIST, "
         f"MLP 784-64-10, batch 64, {EPOCHS} epochs per run, first epoch left out, "
-        f"{rounds} interleaved rounds.",
+        f"{rounds} interleaved rounds; ratios are medians of per-round ratios.",
         "",
         "| figure | plain Keras | cbrun | ratio | target | met |",
         "| --- | --- | --- | --- | --- | --- |",
