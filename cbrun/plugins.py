@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from cbrun.errors import PluginError
-from cbrun.registry import Registry, describe
+from cbrun.registry import Registry, describe, did_you_mean
 
 # Never importable as plugins, whatever the allow-list says.
 DENIED_MODULES = (
@@ -126,7 +126,8 @@ def register_callback(cls=None, *, name: str | None = None):
     """Mark a class in a plugin module as a cbrun callback; `@register_callback()`.
 
     The config still names it by `module:ClassName`, allowed under `plugins:`.
-    Registration makes cbrun describe it (arguments, hooks, phases) once loaded.
+    Once the module is loaded, cbrun checks the config's arguments against the
+    registered signature (unknown names, with a suggestion) before building it.
     """
 
     def decorate(target):
@@ -134,3 +135,16 @@ def register_callback(cls=None, *, name: str | None = None):
         return target
 
     return decorate(cls) if cls is not None else decorate
+
+
+def check_plugin_arguments(cls, args: dict, where: str) -> None:
+    """Unknown arguments of a registered plugin class, reported like a config error."""
+    entry = next((e for e in PLUGINS.entries() if e.target is cls), None)
+    if entry is None or entry.accepts_extra:
+        return
+    known = [a.name for a in entry.arguments]
+    for key in args:
+        if key not in known:
+            raise PluginError(
+                f"{where}.args.{key}: unknown argument of {entry.name}{did_you_mean(key, known)}"
+            )

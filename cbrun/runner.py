@@ -31,7 +31,13 @@ from cbrun.logsink import LogSink
 from cbrun.models import MODELS, build_optimizer
 from cbrun.multi_worker import adapt as adapt_for_multi_worker
 from cbrun.multi_worker import cluster_from_env
-from cbrun.plugins import check_allowed, ensure_callback_class, is_plugin_reference, load_plugin
+from cbrun.plugins import (
+    check_allowed,
+    check_plugin_arguments,
+    ensure_callback_class,
+    is_plugin_reference,
+    load_plugin,
+)
 from cbrun.registry import hooks_of
 from cbrun.rundir import CONFIG, EVALUATE, LOG, MODEL, SUMMARY, TRACE, RunDir
 from cbrun.schedules import build_schedule
@@ -169,6 +175,7 @@ def build_callbacks(
                 ensure_callback_class(cls, item.name)
         else:
             cls = load_plugin(item.name, allowed, list(search_paths))
+            check_plugin_arguments(cls, args, where)
         for key in PATH_ARGUMENTS:
             if isinstance(args.get(key), str) and run is not None:
                 args[key] = str(run.inside(args[key]))

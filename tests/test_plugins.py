@@ -124,3 +124,22 @@ def test_symlink_out_of_the_run_directory_is_refused(tmp_path):
     with pytest.raises(RunDirError, match="'logs/x.csv' leaves the run directory"):
         run.inside("logs/x.csv")
     assert run.inside("fine/x.csv") == run.path / "fine" / "x.csv"
+
+
+def test_registered_plugin_arguments_are_checked(cli, tmp_path):
+    shutil.copytree(ROOT / "examples" / "plugin", tmp_path / "plugin")
+    result = cli(
+        "train",
+        tmp_path / "plugin" / "epoch_timer.yaml",
+        "--runs-dir",
+        tmp_path / "runs",
+        "--set",
+        "data.source=bundled",
+        "--set",
+        "callbacks.0.args={lable: x}",
+    )
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        "Error: callbacks[0].args.lable: unknown argument of EpochTimer (did you mean 'label'?)"
+    )
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
