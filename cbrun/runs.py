@@ -7,7 +7,7 @@ import json
 import os
 from pathlib import Path
 
-from cbrun.callbacks.metrics import lower_is_better
+from cbrun.callbacks.metrics import best_epochs
 from cbrun.rundir import CONFIG, HISTORY, SUMMARY
 
 
@@ -37,19 +37,6 @@ def read_history(folder: Path) -> list[dict]:
     return rows
 
 
-def best_metrics(history: list[dict]) -> dict:
-    """`{metric: value}`: the best value of each metric, by its direction."""
-    best: dict = {}
-    for row in history:
-        for key, value in row.items():
-            if key in ("epoch", "learning_rate"):
-                continue
-            held = best.get(key)
-            if held is None or (value < held if lower_is_better(key) else value > held):
-                best[key] = value
-    return best
-
-
 def run_row(folder: Path) -> dict | None:
     """One run's row, or None when the folder is not a cbrun run."""
     if not (folder / SUMMARY).is_file() or not (folder / CONFIG).is_file():
@@ -69,7 +56,7 @@ def run_row(folder: Path) -> dict | None:
         "status": status,
         "epochs": summary.get("epochs_run"),
         "final": summary.get("train") or {},
-        "best": best_metrics(read_history(folder)),
+        "best": {k: value for k, (_, value) in best_epochs(read_history(folder)).items()},
         "evaluate": evaluation,
         "seconds": (summary.get("seconds") or {}).get("total"),
     }

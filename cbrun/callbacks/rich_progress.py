@@ -28,7 +28,7 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from cbrun.callbacks.metrics import lower_is_better
+from cbrun.callbacks.metrics import best_epochs, lower_is_better
 from cbrun.logsink import LogSink
 
 
@@ -239,18 +239,7 @@ class RunLogger(keras.callbacks.Callback):
     # -- after training ------------------------------------------------------------
     def best_epochs(self) -> dict:
         """`{metric: (epoch, value)}`: the best epoch of every metric, by its direction."""
-        best: dict = {}
-        for row in self.history:
-            for key, value in row.items():
-                if key in ("epoch", "learning_rate") or not isinstance(value, (int, float)):
-                    continue
-                if not math.isfinite(value):
-                    continue
-                held = best.get(key)
-                lower = lower_is_better(key)
-                if held is None or (value < held[1] if lower else value > held[1]):
-                    best[key] = (row["epoch"], value)
-        return best
+        return best_epochs(self.history)
 
 
 def current_learning_rate(model) -> float | None:
