@@ -145,7 +145,12 @@ def test_two_workers_resume_from_the_chiefs_checkpoint(tmp_path):
     ]
     for process in first:
         process.communicate(timeout=240)
-    assert all(p.returncode != 0 for p in first)  # both were killed in epoch 2
+    # One worker SIGKILLs itself in epoch 2; its peer may do the same or may be
+    # aborted by the coordination service first, before its own switch fires.
+    codes = [p.returncode for p in first]
+    assert 137 in codes and 0 not in codes, codes
+    for index in (0, 1):  # so that neither switch fires again in the resumed run
+        (tmp_path / f"w{index}" / "killed").write_text("killed")
     ports = _free_ports(2)
     again = [start(i, ports, "--resume", chief_run) for i in (0, 1)]
     outputs = [p.communicate(timeout=240) for p in again]
