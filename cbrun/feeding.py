@@ -3,8 +3,9 @@
 Keras shuffles NumPy arrays with a stateful random op, so the order of epoch 7
 depends on how many epochs ran before in the same process: a resumed run would
 see other batches than an uninterrupted one. Here each epoch's order is a
-stateless shuffle keyed by `(seed, epoch)`, so epoch 7 is the same batches
-whether the process started at epoch 0 or resumed at epoch 5.
+permutation drawn from a generator seeded with `(seed, epoch)` alone, so epoch
+7 is the same batches whether the process started at epoch 0 or resumed at
+epoch 5.
 
 Like Keras with arrays: `validation_split` holds out the *last* fraction of the
 training arrays (before shuffling), and with `steps_per_epoch` each epoch takes
@@ -23,8 +24,8 @@ import numpy as np
 class FitData:
     """What `model.fit` receives, and how many steps make an epoch.
 
-    `train` is one epoch long and is read anew each epoch; `epoch` is the
-    variable it reads its order from, set by `callback` at each epoch's start.
+    `train` is one epoch long and is read anew each epoch, in the order that
+    `callback` writes into it at each epoch's start.
     """
 
     train: object
@@ -48,6 +49,17 @@ def split_validation(x: np.ndarray, y: np.ndarray, fraction: float):
     return (x[:cut], y[:cut]), (x[cut:], y[cut:])
 
 
+def epoch_order(count: int, seed: int, epoch: int, shuffle: bool = True) -> np.ndarray:
+    """The order of the `count` training images in `epoch`: a function of `(seed, epoch)` only.
+
+    NumPy's PCG64 seeded with `[seed, epoch]` gives the same permutation on every
+    platform and NumPy version that keeps `Generator.permutation` stable.
+    """
+    if not shuffle:
+        return np.arange(count, dtype=np.int32)
+    return np.random.default_rng([seed, epoch]).permutation(count).astype(np.int32)
+
+
 def fit_data(
     x: np.ndarray,
     y: np.ndarray,
@@ -69,30 +81,28 @@ def fit_data(
 
     (x, y), validation = split_validation(x, y, validation_split)
     count = len(x)
-    steps = steps_per_epoch or math.ceil(count / batch_size)
+    batches = math.ceil(count / batch_size)
+    steps = steps_per_epoch or batches
     # One copy into TensorFlow; batches are gathered from it by index.
     images = tf.constant(x)
     labels = tf.constant(y)
-    epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
+    # This epoch's order, written by the callback below before each epoch starts.
+    order = tf.Variable(np.arange(count, dtype=np.int32), trainable=False)
 
-    def epoch_batches(_):
-        order = tf.range(count, dtype=tf.int64)
-        if shuffle:
-            key = tf.stack([tf.constant(seed, tf.int64), epoch.read_value()])
-            order = tf.random.experimental.stateless_shuffle(order, seed=key)
+    def batch(step):
         # More steps than batches: go round the same permutation again, as Keras would.
-        return tf.data.Dataset.from_tensor_slices(order).batch(batch_size).repeat().take(steps)
-
-    def gather(indices):
+        start = tf.cast(step % batches, tf.int32) * batch_size
+        indices = order[start : tf.minimum(start + batch_size, count)]
         return tf.gather(images, indices), tf.gather(labels, indices)
 
+    # A step counter mapped to batches: the length is known without assert_cardinality,
+    # and there is no per-epoch flat_map, batch or repeat stage in the way (measured
+    # in one process, full MNIST MLP: ~1 % faster per epoch than with those stages, and
+    # 1-2 % faster than Keras's own array path).
     dataset = (
-        tf.data.Dataset.range(1)
-        .flat_map(epoch_batches)
-        .map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        tf.data.Dataset.range(steps)
+        .map(batch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
         .prefetch(tf.data.AUTOTUNE)
-        # flat_map hides the length; Keras needs it to stop each epoch without a warning.
-        .apply(tf.data.experimental.assert_cardinality(steps))
     )
     # As Keras does for arrays: tf.data's default graph rewrites cost more than they
     # save on a gather pipeline this simple (measured: ~1% per epoch).
@@ -104,9 +114,9 @@ def fit_data(
     dataset = dataset.with_options(options)
 
     class EpochOrder(keras.callbacks.Callback):
-        """Tells the pipeline which epoch starts, before Keras opens its iterator."""
+        """Writes the epoch's order into the pipeline before Keras opens its iterator."""
 
         def on_epoch_begin(self, index, logs=None):
-            epoch.assign(index)
+            order.assign(epoch_order(count, seed, index, shuffle))
 
     return FitData(dataset, steps, validation, EpochOrder())
