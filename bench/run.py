@@ -13,7 +13,8 @@ P3 start-up  wall time of `cbrun --help`, `validate`, a config error and
 P4 memory    peak resident memory of a full-MNIST run, cbrun / plain. Target <= 1.10.
 
 The first epoch of every run (graph tracing) is left out of the medians; each
-ratio is the median over rounds of that round's ratio (paired A/B).
+ratio is the median over rounds of that round's ratio (paired A/B); the arms'
+order rotates from round to round.
 """
 
 from __future__ import annotations
@@ -142,7 +143,7 @@ def versions() -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=8)
     args = parser.parse_args()
     if not MNIST.is_file():
         print(f"skipped: the full MNIST is not at {MNIST}")
@@ -150,16 +151,30 @@ def main() -> int:
     rounds = args.rounds
     a1, b1, c1, b2 = [], [], [], []
     rss_plain, rss_cbrun = [], []
-    for round_ in range(rounds):
-        print(f"round {round_ + 1}/{rounds} ...", flush=True)
+
+    def plain_spe_1():
         epochs, rss = plain(1)
         a1.append(epochs)
         rss_plain.append(rss)
+
+    def cbrun_spe_1():
         epochs, rss = cbrun(1)
         b1.append(epochs)
         rss_cbrun.append(rss)
-        c1.append(cbrun(1, tty=True)[0])
-        b2.append(cbrun("auto")[0])
+
+    arms = [
+        plain_spe_1,
+        cbrun_spe_1,
+        lambda: c1.append(cbrun(1, tty=True)[0]),
+        lambda: b2.append(cbrun("auto")[0]),
+    ]
+    for round_ in range(rounds):
+        print(f"round {round_ + 1}/{rounds} ...", flush=True)
+        # Each round starts at another arm, so that no arm always runs first or last
+        # in a round (a machine slowing down within a round would favour the first).
+        start = round_ % len(arms)
+        for arm in arms[start:] + arms[:start]:
+            arm()
     p1_pipe = paired_ratio(b1, a1)
     p1_tty = paired_ratio(c1, a1)
     # Plain Keras's default steps_per_execution is 1: the P1 baseline is also P2's.
@@ -174,7 +189,8 @@ def main() -> int:
         f"{platform.python_version()}; {versions()}. Date: {time.strftime('%Y-%m-%d %H:%M')}.",
         f"Command: `make bench` (= `python bench/run.py --rounds {rounds}`), full MNIST, "
         f"MLP 784-64-10, batch 64, {EPOCHS} epochs per run, first epoch left out, "
-        f"{rounds} interleaved rounds; ratios are medians of per-round ratios.",
+        f"{rounds} interleaved rounds (the arms' order rotating); ratios are medians of "
+        "per-round ratios.",
         "",
         "| figure | plain Keras | cbrun | ratio | target | met |",
         "| --- | --- | --- | --- | --- | --- |",
