@@ -200,8 +200,8 @@ def main() -> int:
         f"{median_epoch(c1):.3f} s | {p1_tty:.3f} | <= 1.03 | {_ok(p1_tty <= 1.03)} |",
         f"| P2 defaults: plain spe 1 / cbrun auto | {median_epoch(a1):.3f} s | "
         f"{median_epoch(b2):.3f} s | {p2:.2f}x faster | >= 2x | {_ok(p2 >= 2)} |",
-        f"| P4 peak RSS | {statistics.median(rss_plain)} MiB | "
-        f"{statistics.median(rss_cbrun)} MiB | {p4:.3f} | <= 1.10 | {_ok(p4 <= 1.10)} |",
+        f"| P4 peak RSS | {statistics.median(rss_plain):.0f} MiB | "
+        f"{statistics.median(rss_cbrun):.0f} MiB | {p4:.3f} | <= 1.10 | {_ok(p4 <= 1.10)} |",
         "",
         "| P3 start-up (median of 5, wall) | seconds | target | met |",
         "| --- | --- | --- | --- |",

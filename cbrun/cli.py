@@ -1,7 +1,8 @@
 """The `cbrun` command line: thin commands over the click-free core.
 
 One place (`CbrunGroup.invoke`) turns a `CbrunError` into `Error: ...` lines on
-stderr and its exit code; anything else is a bug and keeps its traceback.
+stderr and its exit code (and Ctrl-C into exit 130); anything else is a bug and
+keeps its traceback.
 This module must not import TensorFlow: `--help`, `validate` and
 `list-callbacks` answer before it would have loaded.
 """
@@ -28,6 +29,11 @@ class CbrunGroup(click.Group):
             for line in str(error).splitlines():
                 click.echo(f"Error: {line}", err=True)
             ctx.exit(error.exit_code)
+        except KeyboardInterrupt:
+            # Ctrl-C outside a training loop (which handles its own): the shell's code,
+            # not click's "Aborted!" with exit 1.
+            click.echo("Error: interrupted", err=True)
+            ctx.exit(130)
 
 
 def make_console() -> Console:

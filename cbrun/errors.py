@@ -39,6 +39,14 @@ class NonFiniteLossError(CbrunError):
     exit_code = 3
 
 
+class RunInterrupted(CbrunError):
+    """A second Ctrl-C (or SIGTERM) while a stopping run was winding down (exit 130 or 143)."""
+
+    def __init__(self, message: str, exit_code: int = 130):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
 @dataclass(frozen=True)
 class Problem:
     """One thing wrong with a config.

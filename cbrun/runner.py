@@ -7,6 +7,7 @@ behind; TensorFlow loads only after that.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -26,7 +27,13 @@ from cbrun.callbacks.catalog import PATH_ARGUMENTS, callback_registry
 from cbrun.config import RunSpec, load_config
 from cbrun.data import Dataset, load_dataset
 from cbrun.distribute import make_strategy
-from cbrun.errors import CbrunError, NonFiniteLossError, RunDirError, UsageError
+from cbrun.errors import (
+    CbrunError,
+    NonFiniteLossError,
+    RunDirError,
+    RunInterrupted,
+    UsageError,
+)
 from cbrun.logsink import LogSink
 from cbrun.models import MODELS, build_optimizer
 from cbrun.multi_worker import adapt as adapt_for_multi_worker
@@ -71,20 +78,39 @@ class TrainResult:
 
 @dataclass
 class _Stop:
-    """Set by a signal handler; the run stops at the end of the current step."""
+    """Set by a signal handler; the run stops at the end of the current step.
+
+    A second signal stops at once (KeyboardInterrupt), except inside `hold()`,
+    which finishes what it guards first: the summary is never left stale.
+    """
 
     signal_name: str | None = None
     model: object = None
     count: int = 0
+    holding: bool = False
+    pending: bool = False
 
     def handle(self, signum, frame):
         self.count += 1
         if self.count > 1:
-            # A second Ctrl-C: stop now. Files are written atomically, so nothing tears.
+            if self.holding:
+                self.pending = True
+                return
+            # Files are written atomically, so stopping anywhere tears nothing.
             raise KeyboardInterrupt
         self.signal_name = signal.Signals(signum).name
         if self.model is not None:
             self.model.stop_training = True
+
+    @contextlib.contextmanager
+    def hold(self):
+        self.holding = True
+        try:
+            yield
+        finally:
+            self.holding = False
+        if self.pending:
+            raise KeyboardInterrupt
 
 
 def versions() -> dict:
@@ -525,17 +551,8 @@ def _fit_and_evaluate(training: _Training, *, log_every, verbose, tracer) -> Tra
     from cbrun.feeding import fit_data
 
     spec, run, model, dataset = training.spec, training.run, training.model, training.dataset
-    sink, summary, callbacks, chief = (
-        training.sink,
-        training.summary,
-        training.callbacks,
-        training.chief,
-    )
-    spe, first_epoch, checkpoint = (
-        training.steps_per_execution,
-        training.first_epoch,
-        training.checkpoint,
-    )
+    sink, callbacks, chief = training.sink, training.callbacks, training.chief
+    first_epoch, checkpoint = training.first_epoch, training.checkpoint
 
     logger = RunLogger(
         sink,
@@ -556,89 +573,111 @@ def _fit_and_evaluate(training: _Training, *, log_every, verbose, tracer) -> Tra
 
     stop = _Stop(model=model)
     handlers = {s: signal.signal(s, stop.handle) for s in (signal.SIGINT, signal.SIGTERM)}
-    status, error, evaluation = "completed", None, None
     try:
-        data = fit_data(
-            dataset.x_train,
-            dataset.y_train,
-            batch_size=spec.fit.batch_size,
-            seed=spec.seed,
-            steps_per_epoch=spec.fit.steps_per_epoch,
-            shuffle=spec.fit.shuffle,
-            validation_split=spec.data.validation_split,
-        )
-        if first_epoch < spec.fit.epochs:
-            model.fit(
-                data.train,
-                epochs=spec.fit.epochs,
-                initial_epoch=first_epoch,
-                shuffle=False,  # the pipeline shuffles, by epoch (cbrun/feeding.py)
-                validation_data=data.validation,
-                validation_batch_size=spec.fit.batch_size,
-                validation_steps=spec.fit.validation_steps if data.validation else None,
-                verbose=0,
-                callbacks=[data.callback, *traced, *fit_callbacks, logger, keeper],
+        status, error, evaluation = "completed", None, None
+        try:
+            data = fit_data(
+                dataset.x_train,
+                dataset.y_train,
+                batch_size=spec.fit.batch_size,
+                seed=spec.seed,
+                steps_per_epoch=spec.fit.steps_per_epoch,
+                shuffle=spec.fit.shuffle,
+                validation_split=spec.data.validation_split,
             )
-        if logger.nonfinite is not None:
-            status = "nan"
-        elif stop.signal_name:
-            status = "interrupted" if stop.signal_name == "SIGINT" else "terminated"
-        elif len(logger.history) < spec.fit.epochs:
-            status = "stopped_early"
-        if status in ("completed", "stopped_early") and spec.evaluate.enabled:
-            evaluation = evaluate_on_test(
-                model, spec, dataset, sink, [*traced, *eval_callbacks, logger]
-            )
-        if tracer is not None and status in ("completed", "stopped_early"):
-            model.predict(
-                dataset.x_test[: spec.evaluate.batch_size],
-                batch_size=spec.evaluate.batch_size,
-                verbose=0,
-                callbacks=[*traced, *predict_callbacks, logger],
-            )
-        if status != "nan":
-            run.save_model(model)
-        if status in ("completed", "stopped_early"):
-            # backup/ exists only while a run can still be resumed.
-            shutil.rmtree(run.file(checkpoints.BACKUP), ignore_errors=True)
+            if first_epoch < spec.fit.epochs:
+                model.fit(
+                    data.train,
+                    epochs=spec.fit.epochs,
+                    initial_epoch=first_epoch,
+                    shuffle=False,  # the pipeline shuffles, by epoch (cbrun/feeding.py)
+                    validation_data=data.validation,
+                    validation_batch_size=spec.fit.batch_size,
+                    validation_steps=spec.fit.validation_steps if data.validation else None,
+                    verbose=0,
+                    callbacks=[data.callback, *traced, *fit_callbacks, logger, keeper],
+                )
+            if logger.nonfinite is not None:
+                status = "nan"
+            elif stop.signal_name:
+                status = "interrupted" if stop.signal_name == "SIGINT" else "terminated"
+            elif len(logger.history) < spec.fit.epochs:
+                status = "stopped_early"
+            if status in ("completed", "stopped_early") and spec.evaluate.enabled:
+                evaluation = evaluate_on_test(
+                    model, spec, dataset, sink, [*traced, *eval_callbacks, logger]
+                )
+            if tracer is not None and status in ("completed", "stopped_early"):
+                model.predict(
+                    dataset.x_test[: spec.evaluate.batch_size],
+                    batch_size=spec.evaluate.batch_size,
+                    verbose=0,
+                    callbacks=[*traced, *predict_callbacks, logger],
+                )
+            if status != "nan":
+                run.save_model(model)
+            if status in ("completed", "stopped_early"):
+                # backup/ exists only while a run can still be resumed.
+                shutil.rmtree(run.file(checkpoints.BACKUP), ignore_errors=True)
+        except KeyboardInterrupt:  # a second signal during fit, evaluate or the save
+            status = "terminated" if stop.signal_name == "SIGTERM" else "interrupted"
+        except CbrunError:
+            status = "failed"
+            raise
+        except Exception as exc:  # noqa: BLE001 - recorded in summary.json, then re-raised
+            status, error = "failed", f"{type(exc).__name__}: {exc}"
+            raise
+        finally:
+            with stop.hold():
+                _write_summary(training, logger, status, evaluation, error)
+
+        return _report(training, logger, status, tracer)
     except KeyboardInterrupt:
-        status = "interrupted"
-    except CbrunError:
-        status = "failed"
-        raise
-    except Exception as exc:  # noqa: BLE001 - recorded in summary.json, then re-raised
-        status, error = "failed", f"{type(exc).__name__}: {exc}"
-        raise
+        # A second Ctrl-C once training has stopped (saving, writing the summary): stop
+        # now. Every file is written atomically, so what is on disk is whole.
+        name = "terminated" if stop.signal_name == "SIGTERM" else "interrupted"
+        raise RunInterrupted(
+            f"{name}: continue with: cbrun train --resume {run.path}", EXIT_CODES[name]
+        ) from None
     finally:
+        # Only at the very end: until then a second signal is ours (KeyboardInterrupt,
+        # handled above), not Python's default handler in the middle of the wind-down.
         for sig, handler in handlers.items():
             signal.signal(sig, handler)
-        last = {
-            k: v for k, v in (logger.history[-1] if logger.history else {}).items() if k != "epoch"
-        }
-        summary.update(
-            {
-                "status": status,
-                "epochs_run": len(logger.history),
-                "train": last or None,
-                "evaluate": evaluation,
-                "seconds": {
-                    "total": round(summary["seconds"]["total"] + time.time() - training.started, 3),
-                    "epochs": [round(s, 4) for s in logger.epoch_seconds],
-                },
-                "steps_per_execution": spe,
-                "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            }
-        )
-        summary.pop("pid", None)
-        if error:
-            summary["error"] = error
-        try:
-            run.write_history(logger.history)
-            run.write_json(SUMMARY, summary)
-        except OSError as write_error:
-            sink.line(f"could not write {SUMMARY}: {write_error}", always=True)
 
-    if chief:
+
+def _write_summary(training: _Training, logger, status, evaluation, error) -> None:
+    """Write `history.csv` and the final `summary.json` (whatever the status)."""
+    run, summary = training.run, training.summary
+    last = {k: v for k, v in (logger.history[-1] if logger.history else {}).items() if k != "epoch"}
+    summary.update(
+        {
+            "status": status,
+            "epochs_run": len(logger.history),
+            "train": last or None,
+            "evaluate": evaluation,
+            "seconds": {
+                "total": round(summary["seconds"]["total"] + time.time() - training.started, 3),
+                "epochs": [round(s, 4) for s in logger.epoch_seconds],
+            },
+            "steps_per_execution": training.steps_per_execution,
+            "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
+    )
+    summary.pop("pid", None)
+    if error:
+        summary["error"] = error
+    try:
+        run.write_history(logger.history)
+        run.write_json(SUMMARY, summary)
+    except OSError as write_error:
+        training.sink.line(f"could not write {SUMMARY}: {write_error}", always=True)
+
+
+def _report(training: _Training, logger, status, tracer) -> TrainResult:
+    """The end-of-run table, the trace file, and the exit code of `status`."""
+    run, summary, sink = training.run, training.summary, training.sink
+    if training.chief:
         table, plain = _summary_table(summary, logger.best_epochs(), run)
         sink.show(table, plain, always=True)
     if tracer is not None:
@@ -650,10 +689,7 @@ def _fit_and_evaluate(training: _Training, *, log_every, verbose, tracer) -> Tra
             f"model was saved, the last good checkpoint is in {run.file(checkpoints.BACKUP)}"
         )
     if status in ("interrupted", "terminated"):
-        sink.line(
-            f"{status}: continue with: cbrun train --resume {run.path}",
-            always=True,
-        )
+        sink.line(f"{status}: continue with: cbrun train --resume {run.path}", always=True)
     return TrainResult(run.path, status, summary, EXIT_CODES[status], tracer)
 
 

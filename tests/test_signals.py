@@ -47,3 +47,74 @@ def test_signal_stops_after_the_step_and_leaves_a_complete_run(
     assert not list(run.glob(".*.tmp-*"))
     with open(run / "history.csv") as f:
         assert len(f.read().splitlines()) == summary["epochs_run"] + 1
+
+
+def test_a_second_ctrl_c_stops_at_once_and_the_run_still_resumes(tiny_config, tmp_path):
+    import shutil
+
+    config = tiny_config(
+        "fit: {batch_size: 32, epochs: 3, steps_per_epoch: 5}\n"
+        "plugins: [slow_steps]\n"
+        "callbacks: [{name: 'slow_steps:SlowSteps', args: {step_seconds: 0.2, end_seconds: 600}}]\n"
+    )
+    shutil.copy(ROOT / "tests" / "plugins" / "slow_steps.py", config.parent)
+    runs = tmp_path / "runs"
+    env = dict(os.environ, NO_COLOR="1")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cbrun", "train", str(config), "--runs-dir", str(runs)]
+        + ["--log-every", "1"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        for line in proc.stdout:
+            if line.startswith("epoch 2/3 step 1/5"):  # epoch 1 is checkpointed
+                break
+        proc.send_signal(signal.SIGINT)  # the first asks to stop after the current step
+        for line in proc.stdout:
+            if "stopped at step" in line:  # the stop began; now a 600 s wind-down
+                break
+        proc.send_signal(signal.SIGINT)  # the second does not wait for it
+        out, err = proc.communicate(timeout=120)  # far less than the wind-down
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, (out, err)
+    assert "Traceback" not in err
+    run = next(runs.iterdir())
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["status"] == "interrupted"
+    assert summary["epochs_run"] == 1  # epoch 2 was cut short, and is not counted
+    assert not list(run.rglob(".*.tmp-*"))
+    assert f"interrupted: continue with: cbrun train --resume {run}" in out + err
+
+    resumed = subprocess.run(
+        [sys.executable, "-m", "cbrun", "train", "--resume", str(run)],
+        cwd=config.parent,  # where the plugin module is found
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["status"] == "completed" and summary["epochs_run"] == 3
+    with open(run / "history.csv") as f:
+        assert [row.split(",")[0] for row in f.read().splitlines()[1:]] == ["0", "1", "2"]
+
+
+def test_a_second_signal_while_the_summary_is_written_waits_for_it():
+    from cbrun.runner import _Stop
+
+    stop = _Stop()
+    stop.handle(signal.SIGINT, None)
+    assert stop.signal_name == "SIGINT"
+    with pytest.raises(KeyboardInterrupt):
+        with stop.hold():
+            stop.handle(signal.SIGINT, None)  # recorded, not raised ...
+            written = True  # ... so what hold() guards still completes
+    assert written
+    with pytest.raises(KeyboardInterrupt):
+        stop.handle(signal.SIGINT, None)  # outside hold(): at once
