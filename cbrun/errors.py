@@ -39,6 +39,10 @@ class NonFiniteLossError(CbrunError):
     exit_code = 3
 
 
+class TrainingFailed(CbrunError):
+    """TensorFlow refused the run's data, model or loss while training (exit 1)."""
+
+
 class RunInterrupted(CbrunError):
     """A second Ctrl-C (or SIGTERM) while a stopping run was winding down (exit 130 or 143)."""
 

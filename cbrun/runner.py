@@ -14,8 +14,10 @@ import os
 import platform
 import shutil
 import signal
+import sys
 import tempfile
 import time
+import traceback
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -32,6 +34,7 @@ from cbrun.errors import (
     NonFiniteLossError,
     RunDirError,
     RunInterrupted,
+    TrainingFailed,
     UsageError,
 )
 from cbrun.logsink import LogSink
@@ -626,7 +629,11 @@ def _fit_and_evaluate(training: _Training, *, log_every, verbose, tracer) -> Tra
             raise
         except Exception as exc:  # noqa: BLE001 - recorded in summary.json, then re-raised
             status, error = "failed", f"{type(exc).__name__}: {exc}"
-            raise
+            failure = _training_failure(exc, training, verbose)
+            if failure is None:
+                raise  # not TensorFlow refusing the run: a bug, with its traceback
+            error = str(failure)
+            raise failure from None
         finally:
             with stop.hold():
                 _write_summary(training, logger, status, evaluation, error)
@@ -644,6 +651,36 @@ def _fit_and_evaluate(training: _Training, *, log_every, verbose, tracer) -> Tra
         # handled above), not Python's default handler in the middle of the wind-down.
         for sig, handler in handlers.items():
             signal.signal(sig, handler)
+
+
+def _training_failure(exc: Exception, training: _Training, verbose: bool):
+    """One line for TensorFlow refusing the run's data, model or loss; else None.
+
+    Such errors (a label out of the model's range, shapes that do not match the
+    loss) come with a page of graph traceback that says nothing to the user:
+    the console gets the message, `train.log` gets the whole traceback.
+    """
+    import tensorflow as tf
+
+    if not isinstance(exc, tf.errors.OpError):
+        return None
+    trace = "".join(traceback.format_exception(exc))
+    training.sink.log_only(trace.rstrip("\n"))
+    if verbose:
+        sys.stderr.write(trace)
+    text = exc.message if isinstance(exc.message, str) else str(exc)
+    said = " ".join(
+        line.strip()
+        for line in text.splitlines()
+        if line.strip()
+        and not line[0].isspace()
+        and not line.startswith(("Graph execution error", "Detected at node"))
+    )
+    if len(said) > 200:
+        said = said[:199] + "…"
+    return TrainingFailed(
+        f"training failed: {said or type(exc).__name__} (traceback in {training.run.file(LOG)})"
+    )
 
 
 def _write_summary(training: _Training, logger, status, evaluation, error) -> None:

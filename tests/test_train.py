@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 
 import numpy as np
 import pytest
@@ -171,6 +172,24 @@ def test_nan_loss_stops_with_exit_3(tiny_config, train):
     assert summary["status"] == "nan"
     assert "loss became" in result.stderr
     assert not (run / "model.keras").exists()  # never a NaN model
+
+
+def test_tensorflow_refusing_the_model_and_loss_is_one_line_not_a_traceback(tiny_config, train):
+    # `linear` has one output; sparse categorical crossentropy needs one per class.
+    config = tiny_config("compile: {optimizer: adam, loss: sparse_categorical_crossentropy}")
+    result, run = train(config)
+    assert result.exit_code == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert re.fullmatch(
+        r"Error: training failed: Received a label value of \d which is outside the valid range "
+        rf"of \[0, 1\)\.  Label values: [\d ]+ \(traceback in {re.escape(str(run))}/train\.log\)",
+        lines[0],
+    ), lines[0]
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["status"] == "failed"
+    assert summary["error"] == lines[0].removeprefix("Error: ")
+    assert "Traceback (most recent call last)" in (run / "train.log").read_text()
 
 
 def test_no_trace_of_the_tf2_api():
