@@ -26,13 +26,17 @@ from pathlib import Path
 import numpy as np
 
 from cbrun.errors import RunDirError
-from cbrun.rundir import atomic_write_bytes, atomic_write_json
+from cbrun.rundir import atomic_write_bytes, atomic_write_json, atomic_write_text
 
 BACKUP = "backup"
 KEEP = 2
 _NAME = re.compile(r"^epoch-(\d{6})\.json$")
 # Callback attributes never saved: links to the model and run-time plumbing.
 _SKIP = {"model", "params", "validation_data", "sink"}
+# Attributes that describe the state of an output file, set by `on_train_begin`
+# from the file as it is now: restoring the old values would, for CSVLogger,
+# write its header a second time in the middle of the file.
+_FILE_STATE = {"CSVLogger": {"append", "append_header"}}
 
 
 def _simple(value) -> bool:
@@ -56,8 +60,10 @@ def callback_state(callback) -> tuple[dict, dict]:
 
 
 def restore_callback_state(callback, plain: dict, arrays: dict) -> None:
+    keep = _FILE_STATE.get(type(callback).__name__, set())
     for name, value in plain.items():
-        setattr(callback, name, value)
+        if name not in keep:
+            setattr(callback, name, value)
     grouped: dict[str, list] = {}
     for key in sorted(arrays, key=lambda k: (k.split("/")[0], int(k.split("/")[1]))):
         grouped.setdefault(key.split("/")[0], []).append(arrays[key])
@@ -171,6 +177,31 @@ def restore_model(checkpoint: Checkpoint, model) -> None:
     np.random.set_state((kind, checkpoint.arrays["numpy_random/keys"], position, has_gauss, cached))
     version, internal, gauss = checkpoint.state["python_random"]
     random.setstate((version, tuple(internal), gauss))
+
+
+def trim_csv_log(callback, epochs: int) -> None:
+    """Keep only the rows of the first `epochs` epochs in a CSVLogger's file.
+
+    A run killed after CSVLogger wrote an epoch's row but before that epoch's
+    checkpoint (or resumed from an older checkpoint) would otherwise repeat rows.
+    """
+    if type(callback).__name__ != "CSVLogger":
+        return
+    path = Path(callback.filename)
+    if not path.is_file():
+        return
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    if not lines:
+        return
+    separator = getattr(callback, "sep", ",")
+    kept = [lines[0]] + [
+        line
+        for line in lines[1:]
+        if line.split(separator, 1)[0].strip().isdigit()
+        and int(line.split(separator, 1)[0]) < epochs
+    ]
+    if kept != lines:
+        atomic_write_text(path, "".join(kept))
 
 
 def restore_callbacks(checkpoint: Checkpoint, callbacks) -> None:

@@ -588,6 +588,9 @@ def _fit_and_evaluate(training: _Training, *, log_every, verbose, tracer) -> Tra
                 shuffle=spec.fit.shuffle,
                 validation_split=spec.data.validation_split,
             )
+            if checkpoint is not None:
+                for callback in fit_callbacks:
+                    checkpoints.trim_csv_log(callback, first_epoch)
             if first_epoch < spec.fit.epochs:
                 model.fit(
                     data.train,

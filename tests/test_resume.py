@@ -38,6 +38,8 @@ callbacks:
     args: {{monitor: val_loss, patience: 20, restore_best_weights: false}}
   - name: ReduceLROnPlateau
     args: {{monitor: loss, factor: 0.5, patience: 1}}
+  - name: CSVLogger
+    args: {{filename: epochs.csv}}
   - name: kill_switch:KillSwitch
     args: {{epoch: {epoch}, batch: 1, marker: {marker}}}
 """
@@ -96,6 +98,9 @@ def _assert_same_as(baseline: Path, run: Path):
     assert [r["epoch"] for r in rows] == [str(e) for e in range(6)]  # none missing or repeated
     for row, base in zip(rows, base_rows, strict=True):
         assert row == base  # every metric and the learning rate, epoch by epoch
+    # The user's own CSVLogger (append: false) is appended to on resume, not truncated.
+    with open(run / "epochs.csv") as f, open(baseline / "epochs.csv") as g:
+        assert list(csv.DictReader(f)) == list(csv.DictReader(g))
     summary = json.loads((run / "summary.json").read_text())
     assert summary["status"] == "completed" and summary["epochs_run"] == 6
     assert not (run / "backup").exists()
