@@ -7,9 +7,13 @@ red when worse. Anywhere else (CI, a pipe, `TERM=dumb`) it prints one plain
 line per epoch and one every N batches, with no control characters. Every line
 also goes to `train.log` through the sink.
 
-It is `async_safe`: Keras keeps dispatching batch ends on its callback threads
-instead of waiting for the logger after every step, so the logger takes a lock
-and never assumes batch ends arrive in order.
+Keras 3 on TensorFlow calls batch hooks in the training thread, between steps
+(`backend.IS_THREAD_SAFE` is False there, so its asynchronous dispatch is off
+whatever the callbacks say): every microsecond spent here is a microsecond of
+training. So a step costs a few comparisons, the bar is redrawn twice a second
+at most, and the bar is one text column formatted here rather than five rich
+columns (measured: 0.40 against 0.70 ms a redraw). The logger is still marked
+`async_safe` and takes a lock, for backends that do dispatch from threads.
 """
 
 from __future__ import annotations
@@ -19,13 +23,7 @@ import threading
 import time
 
 import keras
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeRemainingColumn,
-)
+from rich.progress import BarColumn, Progress, TextColumn
 from rich.text import Text
 
 from cbrun.callbacks.metrics import best_epochs, lower_is_better
@@ -34,6 +32,19 @@ from cbrun.logsink import LogSink
 
 def format_metrics(logs: dict, skip=("learning_rate",)) -> str:
     return "  ".join(f"{k} {_number(v)}" for k, v in logs.items() if k not in skip)
+
+
+def _bar_status(step: int, total, rate: float, logs: dict) -> str:
+    """What follows the bar: `412/938  650 steps/s  ETA 0:01  loss 0.3123  ...`."""
+    parts = [f"{step}/{total}" if total else str(step), f"{rate:,.0f} steps/s"]
+    if total:
+        hours, rest = divmod(round((total - step) / max(rate, 1e-9)), 3600)
+        minutes, seconds = divmod(rest, 60)
+        parts.append(
+            f"ETA {hours}:{minutes:02d}:{seconds:02d}" if hours else f"ETA {minutes}:{seconds:02d}"
+        )
+    metrics = format_metrics(logs)
+    return "  ".join(parts + ([metrics] if metrics else []))
 
 
 def _number(value) -> str:
@@ -84,6 +95,7 @@ class RunLogger(keras.callbacks.Callback):
 
     def _start_pass(self, label: str, total) -> None:
         self._label = label
+        self._total = total
         self._done = 0
         self._last_line_step = 0
         self._last_line_time = self._pass_start = time.perf_counter()
@@ -91,11 +103,8 @@ class RunLogger(keras.callbacks.Callback):
         if self.interactive:
             self._progress = Progress(
                 TextColumn("{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("{task.fields[rate]}"),
-                TimeRemainingColumn(),
-                TextColumn("{task.fields[metrics]}"),
+                BarColumn(bar_width=30),
+                TextColumn("{task.fields[status]}"),
                 console=self.sink.console,
                 transient=True,
                 # No refresh thread: on 2 cores it competes with TensorFlow (measured
@@ -103,7 +112,7 @@ class RunLogger(keras.callbacks.Callback):
                 auto_refresh=False,
             )
             self._progress.start()
-            self._task = self._progress.add_task(label, total=total, rate="", metrics="")
+            self._task = self._progress.add_task(label, total=total, status="")
 
     def _stop_pass(self) -> None:
         if self._progress is not None:
@@ -113,7 +122,7 @@ class RunLogger(keras.callbacks.Callback):
     def _batch_done(self, batch: int, logs) -> None:
         """Count a finished step (or chunk of steps) and print when due."""
         logs = logs or {}
-        total = self._steps()
+        total = self._total
         with self._lock:
             step = batch + 1
             if total:
@@ -124,14 +133,13 @@ class RunLogger(keras.callbacks.Callback):
             now = time.perf_counter()
             rate = step / max(now - self._pass_start, 1e-9)
             if self._progress is not None:
-                # Redraw 4 times a second at most: more often only costs time.
-                if now - self._last_bar >= 0.25 or step == total:
+                # Twice a second at most: each redraw stops training for ~0.4 ms.
+                if now - self._last_bar >= 0.5 or step == total:
                     self._last_bar = now
                     self._progress.update(
                         self._task,
                         completed=step,
-                        rate=f"{rate:,.0f} steps/s",
-                        metrics=format_metrics(logs),
+                        status=_bar_status(step, total, rate, logs),
                         refresh=True,
                     )
             due = (
