@@ -172,8 +172,8 @@ def keras_cache_dir() -> Path:
 
 def _from_keras_cache(dataset: str):
     cached = keras_cache_dir() / KERAS_CACHE[dataset]
-    if not cached.exists():
-        return None
+    if not cached.exists() or (cached.is_dir() and not any(cached.iterdir())):
+        return None  # an empty folder is what a failed Keras download leaves behind
     return read_path(cached)
 
 
@@ -225,7 +225,9 @@ def read_raw(dataset: str, source: str, path: Path | None):
         return (*found, "keras")
     try:
         return (*_from_keras_download(dataset), "keras")
-    except DataError:
+    except DataError as error:
+        if dataset not in BUNDLED:
+            raise DataError(f"{error}; and cbrun bundles no sample of {dataset}") from None
         return (*_bundled(dataset), "bundled")
 
 

@@ -149,6 +149,48 @@ def test_auto_prefers_the_keras_cache(tmp_path, monkeypatch):
     assert data.info.source == "keras" and data.info.train_samples == 20
 
 
+def _keras_fashion_cache(keras_home, arrays):
+    """Fashion-MNIST as Keras caches it: a folder of gzipped IDX files."""
+    folder = keras_home / "datasets" / "fashion-mnist"
+    folder.mkdir(parents=True)
+    names = {
+        "x_train": "train-images-idx3-ubyte.gz",
+        "y_train": "train-labels-idx1-ubyte.gz",
+        "x_test": "t10k-images-idx3-ubyte.gz",
+        "y_test": "t10k-labels-idx1-ubyte.gz",
+    }
+    for key, name in names.items():
+        _write_idx(folder / name, arrays[key], gz=True)
+    return folder
+
+
+@pytest.mark.parametrize("source", ["keras", "auto"])
+def test_fashion_mnist_from_the_keras_cache(tmp_path, monkeypatch, source):
+    arrays = _arrays()
+    folder = _keras_fashion_cache(tmp_path / "keras-home", arrays)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras-home"))
+    data = load_dataset("fashion_mnist", source)
+    assert data.info.source == "keras" and data.info.path == str(folder)
+    assert data.y_train.tolist() == arrays["y_train"].tolist()
+
+
+def test_an_empty_cache_folder_left_by_a_failed_download_is_not_a_cache(tmp_path, monkeypatch):
+    (tmp_path / "keras-home" / "datasets" / "fashion-mnist").mkdir(parents=True)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras-home"))
+    import cbrun.data as data_module
+
+    def offline(dataset):
+        raise DataError(f"Keras could not download {dataset}: offline")
+
+    monkeypatch.setattr(data_module, "_from_keras_download", offline)
+    with pytest.raises(DataError) as raised:
+        load_dataset("fashion_mnist", "auto")
+    assert str(raised.value) == (
+        "Keras could not download fashion_mnist: offline; and cbrun bundles no sample of "
+        "fashion_mnist"
+    )
+
+
 @needs_full_mnist
 def test_full_mnist_file():
     data = load_dataset("mnist", "path", FULL_MNIST)
