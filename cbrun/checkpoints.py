@@ -193,15 +193,11 @@ def trim_csv_log(callback, epochs: int) -> None:
     lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
     if not lines:
         return
-    separator = getattr(callback, "sep", ",")
-    kept = [lines[0]] + [
-        line
-        for line in lines[1:]
-        if line.split(separator, 1)[0].strip().isdigit()
-        and int(line.split(separator, 1)[0]) < epochs
-    ]
-    if kept != lines:
-        atomic_write_text(path, "".join(kept))
+    header, rows = lines[0], lines[1:]
+    epoch_of = [row.split(callback.sep, 1)[0].strip() for row in rows]  # CSVLogger's 1st column
+    kept = [row for row, e in zip(rows, epoch_of, strict=True) if e.isdigit() and int(e) < epochs]
+    if kept != rows:
+        atomic_write_text(path, header + "".join(kept))
 
 
 def restore_callbacks(checkpoint: Checkpoint, callbacks) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -15,6 +17,41 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "configs"
 FULL_MNIST = ROOT.parent / "shared" / "data" / "mnist.npz"
+
+
+def _process_env(extra: dict | None) -> dict:
+    env = dict(os.environ, NO_COLOR="1")
+    env.pop("CBRUN_FAULT", None)  # fault injection only where a test asks for it
+    env.update(extra or {})
+    return env
+
+
+def run_cbrun(*args, cwd=ROOT, env: dict | None = None) -> subprocess.CompletedProcess:
+    """`python -m cbrun ARGS` in a fresh process to its end; output captured as text.
+
+    `env` adds variables to this process's environment (plus NO_COLOR=1).
+    """
+    return subprocess.run(
+        [sys.executable, "-m", "cbrun", *map(str, args)],
+        cwd=cwd,
+        env=_process_env(env),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def start_cbrun(*args, cwd=ROOT, env: dict | None = None) -> subprocess.Popen:
+    """`python -m cbrun ARGS` started in a fresh process, stdout and stderr as text pipes."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "cbrun", *map(str, args)],
+        cwd=cwd,
+        env=_process_env(env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
 
 needs_full_mnist = pytest.mark.skipif(
     not FULL_MNIST.is_file(), reason=f"full MNIST not found at {FULL_MNIST}"

@@ -7,7 +7,7 @@ import gzip
 import numpy as np
 import pytest
 
-from cbrun.data import load_dataset, read_npz
+from cbrun.data import IDX_NAMES, load_dataset, read_npz
 from cbrun.errors import DataError
 from tests.conftest import FULL_MNIST, needs_full_mnist
 
@@ -57,13 +57,7 @@ def test_npz_written_by_the_test(tmp_path):
 @pytest.mark.parametrize("gz", [True, False])
 def test_idx_folder_written_by_the_test(tmp_path, gz):
     arrays = _arrays()
-    names = {
-        "x_train": "train-images-idx3-ubyte",
-        "y_train": "train-labels-idx1-ubyte",
-        "x_test": "t10k-images-idx3-ubyte",
-        "y_test": "t10k-labels-idx1-ubyte",
-    }
-    for key, name in names.items():
+    for key, (name, _) in IDX_NAMES.items():
         _write_idx(tmp_path / (name + (".gz" if gz else "")), arrays[key], gz)
     data = load_dataset("mnist", "path", tmp_path)
     assert data.x_train.shape == (20, 784)
@@ -153,14 +147,8 @@ def _keras_fashion_cache(keras_home, arrays):
     """Fashion-MNIST as Keras caches it: a folder of gzipped IDX files."""
     folder = keras_home / "datasets" / "fashion-mnist"
     folder.mkdir(parents=True)
-    names = {
-        "x_train": "train-images-idx3-ubyte.gz",
-        "y_train": "train-labels-idx1-ubyte.gz",
-        "x_test": "t10k-images-idx3-ubyte.gz",
-        "y_test": "t10k-labels-idx1-ubyte.gz",
-    }
-    for key, name in names.items():
-        _write_idx(folder / name, arrays[key], gz=True)
+    for key, (name, _) in IDX_NAMES.items():
+        _write_idx(folder / f"{name}.gz", arrays[key], gz=True)
     return folder
 
 

@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.conftest import ROOT, run_cbrun
 
 
 def test_mirrored_over_two_logical_cpus(tiny_config, tmp_path):
@@ -17,14 +13,7 @@ def test_mirrored_over_two_logical_cpus(tiny_config, tmp_path):
         fit: {batch_size: 32, epochs: 2, steps_per_epoch: 3}
     """)
     # A fresh process: logical devices must be set before TensorFlow sets up its devices.
-    out = subprocess.run(
-        [sys.executable, "-m", "cbrun", "train", str(config), "--run-dir", str(tmp_path / "run")],
-        cwd=ROOT,
-        env=dict(os.environ, NO_COLOR="1"),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    out = run_cbrun("train", config, "--run-dir", tmp_path / "run")
     assert out.returncode == 0, out.stderr
     assert "distribute: mirrored over 2 replicas" in out.stdout
     assert "global batch 32 = 16 per replica" in out.stdout
@@ -38,13 +27,7 @@ def test_batch_must_split_over_replicas(tiny_config, tmp_path):
         distribute: {strategy: mirrored, logical_devices: 2}
         fit: {batch_size: 33, epochs: 1, steps_per_epoch: 1}
     """)
-    out = subprocess.run(
-        [sys.executable, "-m", "cbrun", "train", str(config), "--runs-dir", str(tmp_path / "r")],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    out = run_cbrun("train", config, "--runs-dir", tmp_path / "r")
     assert out.returncode == 2
     assert out.stderr.strip() == (
         "Error: fit.batch_size 33 (the global batch) does not split evenly over 2 replicas"
@@ -69,17 +52,8 @@ def test_mirrored_run_resumes_after_kill(tmp_path):
     )
     run = tmp_path / "run"
 
-    def cbrun(*args):
-        return subprocess.run(
-            [sys.executable, "-m", "cbrun", *map(str, args)],
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-
-    assert cbrun("train", config, "--run-dir", run).returncode == -9
-    resumed = cbrun("train", "--resume", run)
+    assert run_cbrun("train", config, "--run-dir", run, cwd=tmp_path).returncode == -9
+    resumed = run_cbrun("train", "--resume", run, cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr
     assert f"resuming {run} at epoch 3/4" in resumed.stdout
     summary = json.loads((run / "summary.json").read_text())

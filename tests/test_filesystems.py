@@ -7,14 +7,12 @@ and says why. The injected-ENOSPC test in test_resume.py runs everywhere.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.conftest import run_cbrun
 
 # 784-128-10 with Adam: ~0.41 MB of weights, so a checkpoint (weights and two
 # moments) is ~1.2 MB. The tmpfs below holds one checkpoint, not two.
@@ -52,22 +50,11 @@ def mount(tmp_path):
         subprocess.run(["umount", "-l", str(point)], capture_output=True)
 
 
-def _cbrun(*args, cwd):
-    return subprocess.run(
-        [sys.executable, "-m", "cbrun", *map(str, args)],
-        cwd=cwd,
-        env=dict(os.environ, NO_COLOR="1"),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
 def test_a_read_only_runs_folder_is_refused_before_anything_runs(mount, tmp_path):
     read_only = mount("read-only", "ro,size=64k")
     config = tmp_path / "filler.yaml"
     config.write_text(CONFIG)
-    result = _cbrun("train", config, "--runs-dir", read_only / "runs", cwd=tmp_path)
+    result = run_cbrun("train", config, "--runs-dir", read_only / "runs", cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.strip() == f"Error: {read_only} is not writable"
     assert list(read_only.iterdir()) == []
@@ -80,7 +67,7 @@ def test_a_full_disk_keeps_the_last_checkpoint_and_the_run_resumes_after_space_i
     config = tmp_path / "filler.yaml"
     config.write_text(CONFIG)
     run = disk / "run"
-    failed = _cbrun("train", config, "--run-dir", run, cwd=tmp_path)
+    failed = run_cbrun("train", config, "--run-dir", run, cwd=tmp_path)
     assert failed.returncode == 1, failed.stderr
     assert failed.stderr.strip() == (
         f"Error: cannot save the checkpoint of epoch 2 in {run}: No space left on device; the "
@@ -94,7 +81,7 @@ def test_a_full_disk_keeps_the_last_checkpoint_and_the_run_resumes_after_space_i
     assert json.loads((run / "summary.json").read_text())["status"] == "failed"
 
     subprocess.run(["mount", "-o", "remount,size=16m", str(disk)], check=True)
-    resumed = _cbrun("train", "--resume", run, cwd=tmp_path)
+    resumed = run_cbrun("train", "--resume", run, cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr
     assert f"resuming {run} at epoch 2/3" in resumed.stdout
     summary = json.loads((run / "summary.json").read_text())

@@ -4,13 +4,9 @@ from __future__ import annotations
 
 import inspect
 import json
-import os
 import socket
-import subprocess
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.conftest import ROOT, start_cbrun
 
 CONFIG = """\
 name: cluster
@@ -33,27 +29,23 @@ def _free_ports(count):
     return ports
 
 
-def _worker(index, ports, config, runs, cwd):
+def _worker(index: int, ports: list[int], *args, cwd):
+    """`cbrun ARGS` as worker `index` of a cluster on 127.0.0.1 at `ports`."""
     tf_config = {
         "cluster": {"worker": [f"127.0.0.1:{p}" for p in ports]},
         "task": {"type": "worker", "index": index},
     }
-    env = dict(os.environ, TF_CONFIG=json.dumps(tf_config), NO_COLOR="1")
-    return subprocess.Popen(
-        [sys.executable, "-m", "cbrun", "train", str(config), "--runs-dir", str(runs)],
-        cwd=cwd,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    return start_cbrun(*args, cwd=cwd, env={"TF_CONFIG": json.dumps(tf_config)})
 
 
 def test_two_workers_train_and_only_the_chief_writes(tmp_path):
     config = tmp_path / "cluster.yaml"
     config.write_text(CONFIG.replace("TIMEOUT", "120"))
     ports = _free_ports(2)
-    workers = [_worker(i, ports, config, tmp_path / f"runs{i}", tmp_path) for i in (0, 1)]
+    workers = [
+        _worker(i, ports, "train", config, "--runs-dir", tmp_path / f"runs{i}", cwd=tmp_path)
+        for i in (0, 1)
+    ]
     try:
         outputs = [w.communicate(timeout=240) for w in workers]
     finally:
@@ -77,7 +69,7 @@ def test_missing_peer_ends_with_one_line_in_bounded_time(tmp_path):
     config = tmp_path / "cluster.yaml"
     config.write_text(CONFIG.replace("TIMEOUT", "10"))
     ports = _free_ports(2)
-    alone = _worker(0, ports, config, tmp_path / "runs", tmp_path)
+    alone = _worker(0, ports, "train", config, "--runs-dir", tmp_path / "runs", cwd=tmp_path)
     # A hang would raise TimeoutExpired here; the message proves the 10 s limit fired.
     out, err = alone.communicate(timeout=120)
     assert alone.returncode == 1
@@ -121,20 +113,8 @@ def test_two_workers_resume_from_the_chiefs_checkpoint(tmp_path):
         shutil.copy(ROOT / "tests" / "plugins" / "kill_switch.py", tmp_path / f"w{index}")
     chief_run = tmp_path / "chief-run"
 
-    def start(index, ports, *args):
-        tf_config = {
-            "cluster": {"worker": [f"127.0.0.1:{p}" for p in ports]},
-            "task": {"type": "worker", "index": index},
-        }
-        env = dict(os.environ, TF_CONFIG=json.dumps(tf_config), NO_COLOR="1")
-        return subprocess.Popen(
-            [sys.executable, "-m", "cbrun", "train", *map(str, args)],
-            cwd=tmp_path / f"w{index}",
-            env=env,
-            text=True,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
+    def start(index, ports, *args):  # each worker in its own folder, with its own marker
+        return _worker(index, ports, "train", *args, cwd=tmp_path / f"w{index}")
 
     ports = _free_ports(2)
     first = [

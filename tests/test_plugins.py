@@ -48,16 +48,16 @@ def test_allowed_plugin_runs(tiny_config, train, tmp_path):
     assert marker.exists()
 
 
-def test_example_plugin_hooks_fire(cli, tmp_path):
+def _train_the_example_plugin(cli, tmp_path, *extra):
+    """`cbrun train` of examples/plugin/epoch_timer.yaml, copied into tmp_path, on the sample."""
     shutil.copytree(ROOT / "examples" / "plugin", tmp_path / "plugin")
-    result = cli(
-        "train",
-        tmp_path / "plugin" / "epoch_timer.yaml",
-        "--runs-dir",
-        tmp_path / "runs",
-        "--set",
-        "data.source=bundled",
-    )
+    config = tmp_path / "plugin" / "epoch_timer.yaml"
+    runs = tmp_path / "runs"
+    return cli("train", config, "--runs-dir", runs, "--set", "data.source=bundled", *extra)
+
+
+def test_example_plugin_hooks_fire(cli, tmp_path):
+    result = _train_the_example_plugin(cli, tmp_path)
     assert result.exit_code == 0, result.output
     run = next((tmp_path / "runs").iterdir())
     log = (run / "train.log").read_text()
@@ -127,17 +127,7 @@ def test_symlink_out_of_the_run_directory_is_refused(tmp_path):
 
 
 def test_registered_plugin_arguments_are_checked(cli, tmp_path):
-    shutil.copytree(ROOT / "examples" / "plugin", tmp_path / "plugin")
-    result = cli(
-        "train",
-        tmp_path / "plugin" / "epoch_timer.yaml",
-        "--runs-dir",
-        tmp_path / "runs",
-        "--set",
-        "data.source=bundled",
-        "--set",
-        "callbacks.0.args={lable: x}",
-    )
+    result = _train_the_example_plugin(cli, tmp_path, "--set", "callbacks.0.args={lable: x}")
     assert result.exit_code == 2
     assert result.stderr.strip() == (
         "Error: callbacks[0].args.lable: unknown argument of EpochTimer (did you mean 'label'?)"

@@ -11,12 +11,12 @@ import csv
 import json
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from tests.conftest import run_cbrun
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -45,18 +45,14 @@ callbacks:
 """
 
 
-def _cbrun(*args, env_extra=None, cwd):
-    env = dict(os.environ, NO_COLOR="1")
-    env.pop("CBRUN_FAULT", None)
-    env.update(env_extra or {})
-    return subprocess.run(
-        [sys.executable, "-m", "cbrun", *map(str, args)],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+def _train(config: Path, run: Path, fault: str | None = None):
+    """`cbrun train CONFIG --run-dir RUN` in the config's folder, with an optional CBRUN_FAULT."""
+    env = {"CBRUN_FAULT": fault} if fault else None
+    return run_cbrun("train", config, "--run-dir", run, cwd=config.parent, env=env)
+
+
+def _resume(run: Path, config: Path, *extra):
+    return run_cbrun("train", "--resume", run, *extra, cwd=config.parent)
 
 
 def _setup(folder: Path, kill_epoch: int) -> Path:
@@ -83,7 +79,7 @@ def _history(run: Path):
 def baseline(tmp_path_factory):
     folder = tmp_path_factory.mktemp("baseline") / "work"
     config = _setup(folder, kill_epoch=-1)
-    done = _cbrun("train", config, "--run-dir", folder / "run", cwd=folder)
+    done = _train(config, folder / "run")
     assert done.returncode == 0, done.stderr
     return folder / "run"
 
@@ -120,17 +116,10 @@ def test_sigkill_then_resume_is_exact(scenario, baseline, tmp_path):
     kill_epoch, fault, resumes_at = SCENARIOS[scenario]
     config = _setup(tmp_path / "work", kill_epoch)
     run = tmp_path / "work" / "run"
-    killed = _cbrun(
-        "train",
-        config,
-        "--run-dir",
-        run,
-        cwd=config.parent,
-        env_extra={"CBRUN_FAULT": fault} if fault else None,
-    )
+    killed = _train(config, run, fault)
     assert killed.returncode == -9, killed.stderr
     assert json.loads((run / "summary.json").read_text())["status"] == "running"
-    resumed = _cbrun("train", "--resume", run, cwd=config.parent)
+    resumed = _resume(run, config)
     assert resumed.returncode == 0, resumed.stderr
     assert f"resuming {run} at epoch {resumes_at + 1}/6" in resumed.stdout
     _assert_same_as(baseline, run)
@@ -141,19 +130,12 @@ def test_sigkill_then_resume_is_exact(scenario, baseline, tmp_path):
 def test_kill_between_write_and_rename_keeps_the_old_file(baseline, tmp_path):
     config = _setup(tmp_path / "work", -1)
     run = tmp_path / "work" / "run"
-    killed = _cbrun(
-        "train",
-        config,
-        "--run-dir",
-        run,
-        cwd=config.parent,
-        env_extra={"CBRUN_FAULT": "kill-before-rename:history.csv:2"},
-    )
+    killed = _train(config, run, "kill-before-rename:history.csv:2")
     assert killed.returncode == -9
     assert len(_history(run)) == 1  # the old history.csv, whole
     strays = list(run.glob(".history.tmp-*.csv"))
     assert len(strays) == 1  # the new one never replaced it
-    resumed = _cbrun("train", "--resume", run, cwd=config.parent)
+    resumed = _resume(run, config)
     assert resumed.returncode == 0, resumed.stderr
     assert not strays[0].exists()
     _assert_same_as(baseline, run)
@@ -163,13 +145,13 @@ def test_kill_between_write_and_rename_keeps_the_old_file(baseline, tmp_path):
 def test_damaged_checkpoint_falls_back_to_the_one_before(damage, baseline, tmp_path):
     config = _setup(tmp_path / "work", 3)
     run = tmp_path / "work" / "run"
-    assert _cbrun("train", config, "--run-dir", run, cwd=config.parent).returncode == -9
+    assert _train(config, run).returncode == -9
     newest = run / "backup" / "epoch-000003.npz"
     data = newest.read_bytes()
     newest.write_bytes(
         {"empty": b"", "truncated": data[: len(data) // 2], "random": os.urandom(len(data))}[damage]
     )
-    resumed = _cbrun("train", "--resume", run, cwd=config.parent)
+    resumed = _resume(run, config)
     assert resumed.returncode == 0, resumed.stderr
     assert "checkpoint epoch-000003 is damaged" in resumed.stdout
     assert f"resuming {run} at epoch 3/6" in resumed.stdout
@@ -179,10 +161,10 @@ def test_damaged_checkpoint_falls_back_to_the_one_before(damage, baseline, tmp_p
 def test_no_readable_checkpoint_stops_with_one_line(tmp_path):
     config = _setup(tmp_path / "work", 3)
     run = tmp_path / "work" / "run"
-    assert _cbrun("train", config, "--run-dir", run, cwd=config.parent).returncode == -9
+    assert _train(config, run).returncode == -9
     for npz in (run / "backup").glob("*.npz"):
         npz.write_bytes(b"")
-    resumed = _cbrun("train", "--resume", run, cwd=config.parent)
+    resumed = _resume(run, config)
     assert resumed.returncode == 2
     assert resumed.stderr.strip() == (
         f"Error: {run / 'backup'}: no readable checkpoint "
@@ -193,14 +175,7 @@ def test_no_readable_checkpoint_stops_with_one_line(tmp_path):
 def test_disk_full_during_a_save(tmp_path):
     config = _setup(tmp_path / "work", -1)
     run = tmp_path / "work" / "run"
-    failed = _cbrun(
-        "train",
-        config,
-        "--run-dir",
-        run,
-        cwd=config.parent,
-        env_extra={"CBRUN_FAULT": "enospc:epoch-000003.npz:1"},
-    )
+    failed = _train(config, run, "enospc:epoch-000003.npz:1")
     assert failed.returncode == 1
     assert failed.stderr.strip() == (
         f"Error: cannot save the checkpoint of epoch 3 in {run}: No space left on device; the "
@@ -213,21 +188,21 @@ def test_disk_full_during_a_save(tmp_path):
         "epoch-000002.npz",
     ]
     assert json.loads((run / "summary.json").read_text())["status"] == "failed"
-    resumed = _cbrun("train", "--resume", run, cwd=config.parent)
+    resumed = _resume(run, config)
     assert resumed.returncode == 0, resumed.stderr
 
 
 def test_resume_refuses_a_changed_config_but_takes_more_epochs(tmp_path):
     config = _setup(tmp_path / "work", 3)
     run = tmp_path / "work" / "run"
-    assert _cbrun("train", config, "--run-dir", run, cwd=config.parent).returncode == -9
-    changed = _cbrun(
+    assert _train(config, run).returncode == -9
+    changed = run_cbrun(
         "train", config, "--resume", run, "--set", "fit.batch_size=64", cwd=config.parent
     )
     assert changed.returncode == 2
     assert "differs from the one" in changed.stderr and "fit.batch_size" in changed.stderr
-    more = _cbrun("train", "--resume", run, "--set", "fit.epochs=7", cwd=config.parent)
+    more = _resume(run, config, "--set", "fit.epochs=7")
     assert more.returncode == 0, more.stderr
     assert len(_history(run)) == 7
-    again = _cbrun("train", "--resume", run, cwd=config.parent)
+    again = _resume(run, config)
     assert again.returncode == 2 and "nothing to resume" in again.stderr

@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.conftest import ROOT, run_cbrun, start_cbrun
 
 
 @pytest.mark.parametrize(
@@ -21,15 +17,7 @@ def test_signal_stops_after_the_step_and_leaves_a_complete_run(
     tiny_config, tmp_path, sig, code, status
 ):
     config = tiny_config("fit: {batch_size: 32, epochs: 1000, steps_per_epoch: 5}\n")
-    env = dict(os.environ, NO_COLOR="1")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "cbrun", "train", str(config), "--runs-dir", str(tmp_path / "runs")],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = start_cbrun("train", config, "--runs-dir", tmp_path / "runs")
     try:
         for line in proc.stdout:
             if line.startswith("epoch 2/1000"):
@@ -59,16 +47,7 @@ def test_a_second_ctrl_c_stops_at_once_and_the_run_still_resumes(tiny_config, tm
     )
     shutil.copy(ROOT / "tests" / "plugins" / "slow_steps.py", config.parent)
     runs = tmp_path / "runs"
-    env = dict(os.environ, NO_COLOR="1")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "cbrun", "train", str(config), "--runs-dir", str(runs)]
-        + ["--log-every", "1"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = start_cbrun("train", config, "--runs-dir", runs, "--log-every", "1")
     try:
         for line in proc.stdout:
             if line.startswith("epoch 2/3 step 1/5"):  # epoch 1 is checkpointed
@@ -90,14 +69,7 @@ def test_a_second_ctrl_c_stops_at_once_and_the_run_still_resumes(tiny_config, tm
     assert not list(run.rglob(".*.tmp-*"))
     assert f"interrupted: continue with: cbrun train --resume {run}" in out + err
 
-    resumed = subprocess.run(
-        [sys.executable, "-m", "cbrun", "train", "--resume", str(run)],
-        cwd=config.parent,  # where the plugin module is found
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    resumed = run_cbrun("train", "--resume", run, cwd=config.parent)  # the plugin is there
     assert resumed.returncode == 0, resumed.stderr
     summary = json.loads((run / "summary.json").read_text())
     assert summary["status"] == "completed" and summary["epochs_run"] == 3

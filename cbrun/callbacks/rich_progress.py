@@ -184,7 +184,7 @@ class RunLogger(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         self._stop_pass()
         seconds = time.perf_counter() - self._pass_start
-        total = self._steps()
+        total = self._total
         cut_short = total and self._done < total and self.model.stop_training
         if cut_short or self.nonfinite is not None:
             # Part of an epoch (a signal), or NaN weights: never a state to record or resume.
