@@ -197,6 +197,39 @@ def list_callbacks(name, as_json):
         listing.show_entry(console, entry)
 
 
+@cli.command("check-plugin")
+@click.argument("target", metavar="PATH_OR_MODULE")
+@click.option(
+    "--diff",
+    is_flag=True,
+    help="Print a unified diff of the mechanical fixes on stdout (the findings go to "
+    "stderr); nothing is written.",
+)
+@click.pass_context
+def check_plugin(ctx, target, diff):
+    """Report what in a plugin's source breaks on Keras 3, TensorFlow 2.16+ or NumPy 2.
+
+    Reads PATH_OR_MODULE (a .py file, or a module found as `import` would, from
+    here first) with Python's parser: nothing is imported or run. One line per
+    finding, `file:line:col: what breaks — what to write`.
+
+    Exit codes: 0 nothing breaks (notes may be printed), 1 findings, 2 the file
+    cannot be found, read or parsed.
+    """
+    from cbrun.migration import check_file, fix_diff, resolve_target
+
+    path = resolve_target(target, [Path.cwd()])
+    findings = check_file(path)
+    for finding in findings:
+        click.echo(str(finding), err=diff)
+    if diff:
+        click.echo(fix_diff(path), nl=False)
+    errors = sum(f.severity == "error" for f in findings)
+    notes = len(findings) - errors
+    click.echo(f"{path}: {errors} to change, {notes} notes", err=True)
+    ctx.exit(1 if errors else 0)
+
+
 def _target_spec(target: Path, overrides, model):
     """A run folder (its config and model) or a config file (then --model is needed)."""
     from cbrun.config import load_config

@@ -33,6 +33,10 @@ class PluginError(UsageError):
     """A plugin callback is not allowed, not importable, or not a Keras callback (exit 2)."""
 
 
+class PluginFailed(CbrunError):
+    """A plugin callback's own code raised while it ran (exit 1)."""
+
+
 class NonFiniteLossError(CbrunError):
     """Training produced a NaN or infinite loss (exit 3)."""
 

@@ -11,12 +11,14 @@ is imported must be a `keras.callbacks.Callback` subclass.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import inspect
 import sys
 from pathlib import Path
 
-from cbrun.errors import PluginError
+from cbrun.errors import CbrunError, PluginError, PluginFailed, UsageError
+from cbrun.migration import check_file, explain_plugin_failure, module_source
 from cbrun.registry import Registry, describe, did_you_mean
 
 # Never importable as plugins, whatever the allow-list says.
@@ -135,6 +137,59 @@ def register_callback(cls=None, *, name: str | None = None):
         return target
 
     return decorate(cls) if cls is not None else decorate
+
+
+# Callbacks from these packages are cbrun's and Keras's own, never a user's plugin.
+_NOT_PLUGINS = ("cbrun", "keras", "tensorflow")
+
+
+def plugin_source_files(classes) -> set[str]:
+    """The source files of the user plugin classes among callback `classes`."""
+    files = set()
+    for cls in classes:
+        path = getattr(sys.modules.get(cls.__module__), "__file__", None)
+        if path and cls.__module__.split(".")[0] not in _NOT_PLUGINS:
+            files.add(path)
+    return files
+
+
+@contextlib.contextmanager
+def explained_failures(classes):
+    """Turn an exception raised in the own code of one of the callback `classes`
+    (a user's plugin) into one `PluginFailed` line."""
+    try:
+        yield
+    except CbrunError:
+        raise
+    except Exception as error:
+        said = explain_plugin_failure(error, plugin_source_files(classes))
+        if said is None:
+            raise
+        raise PluginFailed(said) from error
+
+
+def legacy_findings(references, search_paths=()) -> list:
+    """Keras 3 migration findings for the plugin modules named, none of them imported.
+
+    Args:
+        references: `module:Class` (or `module.Class`) names of allowed plugins.
+        search_paths: folders to look in first, as `load_plugin` does.
+    """
+    findings, seen = [], set()
+    for reference in references:
+        module = split_reference(reference)[0]
+        try:
+            path = module_source(module, search_paths)
+        except UsageError:
+            continue  # not found without importing: load_plugin will say so
+        if path in seen:
+            continue
+        seen.add(path)
+        try:
+            findings.extend(check_file(path))
+        except UsageError:
+            continue  # not Python: the import will say so
+    return findings
 
 
 def check_plugin_arguments(cls, args: dict, where: str) -> None:

@@ -32,12 +32,14 @@ from cbrun.distribute import make_strategy
 from cbrun.errors import (
     CbrunError,
     NonFiniteLossError,
+    PluginFailed,
     RunDirError,
     RunInterrupted,
     TrainingFailed,
     UsageError,
 )
 from cbrun.logsink import LogSink
+from cbrun.migration import explain_plugin_failure
 from cbrun.models import MODELS, build_optimizer
 from cbrun.multi_worker import adapt as adapt_for_multi_worker
 from cbrun.multi_worker import cluster_from_env
@@ -45,8 +47,11 @@ from cbrun.plugins import (
     check_allowed,
     check_plugin_arguments,
     ensure_callback_class,
+    explained_failures,
     is_plugin_reference,
+    legacy_findings,
     load_plugin,
+    plugin_source_files,
 )
 from cbrun.registry import hooks_of
 from cbrun.rundir import CONFIG, EVALUATE, LOG, MODEL, SUMMARY, TRACE, RunDir
@@ -130,16 +135,32 @@ def _allowed_plugins(spec: RunSpec, extra) -> set[str]:
     return set(spec.plugins) | set(extra)
 
 
-def check_plugins(spec: RunSpec, allow_plugins=()) -> None:
-    """Refuse plugins outside the allow-list, before anything is imported."""
+def check_plugins(spec: RunSpec, allow_plugins=()) -> list[str]:
+    """Refuse plugins outside the allow-list, before anything is imported.
+
+    Returns:
+        The `module:Class` of every plugin callback the config uses.
+    """
     registry = callback_registry()
     allowed = _allowed_plugins(spec, allow_plugins)
+    references = []
     for index, item in enumerate(spec.callbacks):
-        if item.name not in registry and is_plugin_reference(item.name):
+        if item.name in registry:
+            if registry.get(item.name).origin == "plugin":
+                references.append(registry.get(item.name).target)
+        elif is_plugin_reference(item.name):
             try:
                 check_allowed(item.name, allowed)
             except CbrunError as error:
                 raise type(error)(f"callbacks[{index}].name: {error}") from None
+            references.append(item.name)
+    return references
+
+
+def warn_legacy_idioms(references: list[str], search_paths, sink: LogSink) -> None:
+    """Every Keras 3 / NumPy 2 breakage in the plugins' source, at once, before TensorFlow."""
+    for finding in legacy_findings(references, search_paths):
+        sink.line(f"warning: {finding}", style="yellow", always=True)
 
 
 def load_data(spec: RunSpec, sink: LogSink) -> Dataset:
@@ -215,7 +236,8 @@ def build_callbacks(
         if isinstance(args.get("schedule"), dict):
             args["schedule"] = build_schedule(args["schedule"], initial_lr)
         try:
-            callback = cls(**args)
+            with explained_failures([cls]):
+                callback = cls(**args)
         except (TypeError, ValueError) as error:
             raise UsageError(f"{where}: {item.name}: {error}") from None
         if hasattr(callback, "say"):
@@ -444,7 +466,7 @@ def train(
             sink.prefix, sink.quiet = f"{cluster.name}: ", True
             run_dir = Path(tempfile.mkdtemp(prefix="cbrun-worker-")) / "run"
     in_place = source is not None and run_dir is None
-    check_plugins(spec, allow_plugins)
+    warn_legacy_idioms(check_plugins(spec, allow_plugins), search_paths, sink)
     dataset = load_data(spec, sink)
     import_tensorflow(verbose)
     # Before the run folder exists: a strategy that cannot start leaves nothing behind.
@@ -657,20 +679,25 @@ def _fit_and_evaluate(training: _Training, *, log_every, verbose, tracer) -> Tra
 
 
 def _training_failure(exc: Exception, training: _Training, verbose: bool):
-    """One line for TensorFlow refusing the run's data, model or loss; else None.
+    """One line for a plugin callback raising, or TensorFlow refusing the run's data,
+    model or loss; else None (a bug of cbrun's, which keeps its traceback).
 
-    Such errors (a label out of the model's range, shapes that do not match the
-    loss) come with a page of graph traceback that says nothing to the user:
-    the console gets the message, `train.log` gets the whole traceback.
+    Such errors come with a page of traceback that says nothing to the user: the
+    console gets one line, `train.log` gets the whole traceback.
     """
     import tensorflow as tf
 
-    if not isinstance(exc, tf.errors.OpError):
+    classes = [type(callback) for callback, _ in training.callbacks]
+    plugin = explain_plugin_failure(exc, plugin_source_files(classes))
+    if plugin is None and not isinstance(exc, tf.errors.OpError):
         return None
     trace = "".join(traceback.format_exception(exc))
     training.sink.log_only(trace.rstrip("\n"))
     if verbose:
         sys.stderr.write(trace)
+    where = f"(traceback in {training.run.file(LOG)})"
+    if plugin is not None:
+        return PluginFailed(f"{plugin} {where}")
     text = exc.message if isinstance(exc.message, str) else str(exc)
     said = " ".join(
         line.strip()
@@ -681,9 +708,7 @@ def _training_failure(exc: Exception, training: _Training, verbose: bool):
     )
     if len(said) > 200:
         said = said[:199] + "…"
-    return TrainingFailed(
-        f"training failed: {said or type(exc).__name__} (traceback in {training.run.file(LOG)})"
-    )
+    return TrainingFailed(f"training failed: {said or type(exc).__name__} {where}")
 
 
 def _write_summary(training: _Training, logger, status, evaluation, error) -> None:
@@ -782,7 +807,8 @@ def evaluate(
     # No training here: a learning-rate schedule has nothing to start from.
     callbacks = build_callbacks(spec, run, 0.0, sink, allow_plugins, search_paths)
     phase = [cb for cb, phases in callbacks if "evaluate" in phases]
-    results = evaluate_on_test(model, spec, dataset, sink, [*phase, RunLogger(sink)])
+    with explained_failures([type(cb) for cb in phase]):
+        results = evaluate_on_test(model, spec, dataset, sink, [*phase, RunLogger(sink)])
     if run is not None:
         run.write_json(
             EVALUATE,
@@ -803,9 +829,13 @@ def predict(run: RunDir, spec: RunSpec, *, sink: LogSink, count: int) -> tuple[l
     callbacks = build_callbacks(spec, run, 0.0, sink)
     phase = [cb for cb, phases in callbacks if "predict" in phases]
     images = dataset.x_test[:count]
-    outputs = model.predict(
-        images, batch_size=spec.evaluate.batch_size, verbose=0, callbacks=[*phase, RunLogger(sink)]
-    )
+    with explained_failures([type(cb) for cb in phase]):
+        outputs = model.predict(
+            images,
+            batch_size=spec.evaluate.batch_size,
+            verbose=0,
+            callbacks=[*phase, RunLogger(sink)],
+        )
     items = []
     for index, output in enumerate(outputs):
         output = np.asarray(output, dtype=np.float64).reshape(-1)
