@@ -21,12 +21,9 @@ run: install
 test: install
 	$(BIN)/python -m pytest
 
-# Every config in configs/ for one short epoch: the CI smoke run.
+# Every command a user can type, a few steps each, each checked for its artifact.
 smoke: install
-	@set -e; for c in configs/*.yaml; do \
-	  echo "== $$c"; \
-	  $(BIN)/cbrun train $$c --runs-dir runs/smoke --set fit.epochs=1 --set fit.steps_per_epoch=3 --quiet; \
-	done
+	scripts/smoke.sh $(BIN)/cbrun
 
 lint: install
 	$(BIN)/ruff check cbrun tests bench scripts examples

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
+
+from tests.conftest import TINY
 
 CLASSIFIER = """
 model: {name: mlp, args: {units: [16]}}
@@ -15,12 +20,27 @@ data: {dataset: mnist, source: bundled, limit: {train: 640, test: 256}, validati
 """
 
 
-@pytest.fixture
-def finished_run(tiny_config, train):
-    config = tiny_config(CLASSIFIER + "callbacks: [LossAndErrorPrinting]\n")
-    result, run = train(config)
+@pytest.fixture(scope="module")
+def trained_once(tmp_path_factory):
+    """One real training run for the whole module (a classifier on the bundled sample)."""
+    from click.testing import CliRunner
+
+    from cbrun.cli import cli
+
+    folder = tmp_path_factory.mktemp("trained")
+    config = yaml.safe_load(TINY)
+    config.update(yaml.safe_load(CLASSIFIER + "callbacks: [LossAndErrorPrinting]\n"))
+    (folder / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    args = ["train", str(folder / "config.yaml"), "--run-dir", str(folder / "run")]
+    result = CliRunner().invoke(cli, args, catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    return run
+    return folder / "run"
+
+
+@pytest.fixture
+def finished_run(trained_once, tmp_path):
+    """A copy of the module's finished run, this test's own to read or to break."""
+    return Path(shutil.copytree(trained_once, tmp_path / "runs" / trained_once.name))
 
 
 def test_evaluate_reproduces_the_summary_and_fires_evaluate_callbacks(finished_run, cli):

@@ -6,6 +6,8 @@ import inspect
 import json
 import socket
 
+import pytest
+
 from tests.conftest import ROOT, start_cbrun
 
 CONFIG = """\
@@ -29,6 +31,31 @@ def _free_ports(count):
     return ports
 
 
+# What TensorFlow says when a worker's port was taken between `_free_ports` and its bind.
+PORT_TAKEN = ("Address already in use", "Failed to add port")
+
+
+def _cluster(launch, count: int = 2, timeout: float = 240):
+    """Start `count` workers with `launch(index, ports)` and wait for all of them
+    (`launch` returns None for a worker it leaves out).
+
+    TensorFlow binds each worker's port itself, so a port found free may be taken by
+    another process before that bind: then the whole cluster starts again on new
+    ports (three tries). Returns the processes, their (stdout, stderr) and the ports.
+    """
+    for _ in range(3):
+        ports = _free_ports(count)
+        workers = [w for w in (launch(i, ports) for i in range(count)) if w is not None]
+        try:
+            outputs = [w.communicate(timeout=timeout) for w in workers]
+        finally:
+            for w in workers:
+                w.kill()
+        if not any(taken in err for _, err in outputs for taken in PORT_TAKEN):
+            return workers, outputs, ports
+    pytest.fail(f"the cluster's ports were taken three times: {outputs}")
+
+
 def _worker(index: int, ports: list[int], *args, cwd):
     """`cbrun ARGS` as worker `index` of a cluster on 127.0.0.1 at `ports`."""
     tf_config = {
@@ -41,16 +68,11 @@ def _worker(index: int, ports: list[int], *args, cwd):
 def test_two_workers_train_and_only_the_chief_writes(tmp_path):
     config = tmp_path / "cluster.yaml"
     config.write_text(CONFIG.replace("TIMEOUT", "120"))
-    ports = _free_ports(2)
-    workers = [
-        _worker(i, ports, "train", config, "--runs-dir", tmp_path / f"runs{i}", cwd=tmp_path)
-        for i in (0, 1)
-    ]
-    try:
-        outputs = [w.communicate(timeout=240) for w in workers]
-    finally:
-        for w in workers:
-            w.kill()
+    workers, outputs, _ = _cluster(
+        lambda i, ports: _worker(
+            i, ports, "train", config, "--runs-dir", tmp_path / f"runs{i}", cwd=tmp_path
+        )
+    )
     assert [w.returncode for w in workers] == [0, 0], outputs
     runs = list((tmp_path / "runs0").iterdir())
     assert len(runs) == 1
@@ -67,14 +89,19 @@ def test_two_workers_train_and_only_the_chief_writes(tmp_path):
 
 def test_missing_peer_ends_with_one_line_in_bounded_time(tmp_path):
     config = tmp_path / "cluster.yaml"
-    config.write_text(CONFIG.replace("TIMEOUT", "10"))
-    ports = _free_ports(2)
-    alone = _worker(0, ports, "train", config, "--runs-dir", tmp_path / "runs", cwd=tmp_path)
-    # A hang would raise TimeoutExpired here; the message proves the 10 s limit fired.
-    out, err = alone.communicate(timeout=120)
+    config.write_text(CONFIG.replace("TIMEOUT", "3"))
+    # Worker 1 is never started: worker 0 waits for it until distribute.timeout_seconds.
+    (alone,), ((out, err),), ports = _cluster(
+        lambda i, ports: (
+            _worker(i, ports, "train", config, "--runs-dir", tmp_path / "runs", cwd=tmp_path)
+            if i == 0
+            else None
+        )
+    )
+    # A hang would raise TimeoutExpired in _cluster; the message proves the limit fired.
     assert alone.returncode == 1
     assert err.strip().splitlines()[-1] == (
-        f"Error: the workers of TF_CONFIG (127.0.0.1:{ports[1]}) did not all join within 10 s "
+        f"Error: the workers of TF_CONFIG (127.0.0.1:{ports[1]}) did not all join within 3 s "
         "(distribute.timeout_seconds); worker 0 gives up"
     )
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
@@ -116,22 +143,15 @@ def test_two_workers_resume_from_the_chiefs_checkpoint(tmp_path):
     def start(index, ports, *args):  # each worker in its own folder, with its own marker
         return _worker(index, ports, "train", *args, cwd=tmp_path / f"w{index}")
 
-    ports = _free_ports(2)
-    first = [
-        start(0, ports, config, "--run-dir", chief_run),
-        start(1, ports, config, "--run-dir", tmp_path / "worker-run"),
-    ]
-    for process in first:
-        process.communicate(timeout=240)
+    runs = [chief_run, tmp_path / "worker-run"]
+    first, _, _ = _cluster(lambda i, ports: start(i, ports, config, "--run-dir", runs[i]))
     # One worker SIGKILLs itself in epoch 2; its peer may do the same or may be
     # aborted by the coordination service first, before its own switch fires.
     codes = [p.returncode for p in first]
     assert 137 in codes and 0 not in codes, codes
     for index in (0, 1):  # so that neither switch fires again in the resumed run
         (tmp_path / f"w{index}" / "killed").write_text("killed")
-    ports = _free_ports(2)
-    again = [start(i, ports, "--resume", chief_run) for i in (0, 1)]
-    outputs = [p.communicate(timeout=240) for p in again]
+    again, outputs, _ = _cluster(lambda i, ports: start(i, ports, "--resume", chief_run))
     assert [p.returncode for p in again] == [0, 0], outputs
     assert f"resuming {chief_run} at epoch 2/3" in outputs[0][0]
     summary = json.loads((chief_run / "summary.json").read_text())

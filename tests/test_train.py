@@ -193,12 +193,15 @@ def test_tensorflow_refusing_the_model_and_loss_is_one_line_not_a_traceback(tiny
 
 
 def test_no_trace_of_the_tf2_api():
+    """cbrun's own code, examples and test plugins pass its own Keras 3 migration check."""
     from pathlib import Path
 
+    from cbrun.migration import check_file
+
     root = Path(__file__).resolve().parents[1]
-    banned = ("lr=", "optimizer.lr", "np.Inf", "fit_generator")
-    for path in [*root.glob("cbrun/**/*.py"), *root.glob("configs/*.yaml")]:
-        text = path.read_text()
-        for word in banned:
-            assert word not in text.replace("'lr' was removed", ""), f"{word} in {path}"
-    assert np.inf == float("inf")
+    sources = [*root.glob("cbrun/**/*.py"), *root.glob("examples/**/*.py")]
+    sources += root.glob("tests/plugins/*.py")
+    assert len(sources) > 30
+    # Notes (stop_training in a batch hook: the NaN stop) are known and accepted.
+    findings = [str(f) for path in sources for f in check_file(path) if f.severity == "error"]
+    assert findings == []

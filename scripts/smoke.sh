@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# The smoke run: every command a user can type, for a few steps each, each checked for
+# its exit code and the artifact it promises. Usage: scripts/smoke.sh [CBRUN]
+# Data comes from the sample bundled with cbrun, so no step waits on a download.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+CBRUN=${1:-.venv/bin/cbrun}
+OUT=$(mktemp -d "${TMPDIR:-/tmp}/cbrun-smoke.XXXXXX")
+trap 'rm -rf "$OUT"' EXIT
+SHORT=(--set data.source=bundled --set fit.epochs=1 --set fit.steps_per_epoch=3 --quiet)
+
+step() { printf '== %s\n' "$*"; }
+fail() { printf 'smoke FAILED: %s\n' "$*" >&2; exit 1; }
+has() { [ -s "$1" ] || fail "missing or empty: $1"; }
+PY=$(dirname "$CBRUN")/python
+summary_of() { "$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"; }
+status_of() { summary_of "$1" status; }
+
+# 1. Every shipped config and example trains, and leaves a complete run folder.
+for config in configs/*.yaml examples/*/*.yaml; do
+  step "train $config"
+  dir="$OUT/train/$(basename "$config" .yaml)"
+  "$CBRUN" train "$config" --run-dir "$dir" "${SHORT[@]}" >/dev/null
+  for artifact in config.yaml summary.json history.csv train.log model.keras; do
+    has "$dir/$artifact"
+  done
+  case $(status_of "$dir/summary.json") in
+    completed | stopped_early) ;;
+    *) fail "$config ended $(status_of "$dir/summary.json")" ;;
+  esac
+done
+
+# 2. Everything that reads a finished run, on the early-stop smoke run.
+run="$OUT/train/early_stop"
+step "evaluate $run"
+"$CBRUN" evaluate "$run" --json >"$OUT/evaluate.json"
+has "$run/evaluate.json"
+"$PY" -c 'import json,sys; assert "loss" in json.load(open(sys.argv[1]))' "$OUT/evaluate.json"
+step "predict $run"
+"$CBRUN" predict "$run" --count 4 --json >"$OUT/predict.json"
+"$PY" -c 'import json,sys; assert len(json.load(open(sys.argv[1]))) == 4' "$OUT/predict.json"
+step "runs $OUT/train"
+"$CBRUN" runs --runs-dir "$OUT/train" --json >"$OUT/runs.json"
+"$PY" -c 'import json,sys; assert len(json.load(open(sys.argv[1]))) >= 8' "$OUT/runs.json"
+step "plot $run"
+"$CBRUN" plot "$run" -o "$OUT/curves.png" >/dev/null
+has "$OUT/curves.png"
+
+# 3. The commands that answer before TensorFlow.
+step "validate configs/early_stop.yaml"
+"$CBRUN" validate configs/early_stop.yaml --set fit.epochs=2 >"$OUT/resolved.yaml"
+grep -q "epochs: 2" "$OUT/resolved.yaml" || fail "validate did not apply --set"
+step "list-callbacks"
+"$CBRUN" list-callbacks --json >"$OUT/callbacks.json"
+"$PY" -c 'import json,sys; assert any(c["name"] == "EarlyStopping" for c in json.load(open(sys.argv[1])))' \
+  "$OUT/callbacks.json"
+"$CBRUN" list-callbacks EarlyStopping >/dev/null
+step "check-plugin examples/plugin/epoch_timer.py"
+"$CBRUN" check-plugin examples/plugin/epoch_timer.py >/dev/null
+
+# 4. trace records every hook.
+step "trace configs/loss_printing.yaml"
+"$CBRUN" trace configs/loss_printing.yaml --runs-dir "$OUT/trace" \
+  --set data.source=bundled --set fit.epochs=1 --set fit.steps_per_epoch=3 >/dev/null
+has "$(ls -d "$OUT"/trace/*/)trace.jsonl"
+
+# 5. Ctrl-C stops a run with exit 130 and a run that --resume finishes.
+step "train (stopped by SIGINT), then --resume"
+stopped="$OUT/stopped"
+"$CBRUN" train configs/mnist_mlp.yaml --run-dir "$stopped" --set data.source=bundled \
+  --set fit.epochs=100 --set fit.steps_per_epoch=3 --quiet >"$OUT/stopped.log" 2>&1 &
+pid=$!
+for _ in $(seq 600); do  # the first checkpoint exists after epoch 1 (at most 60 s)
+  [ -d "$stopped/backup" ] && break
+  kill -0 "$pid" 2>/dev/null || break
+  sleep 0.1
+done
+kill -INT "$pid"
+code=0
+wait "$pid" || code=$?
+[ "$code" = 130 ] || fail "SIGINT: exit $code, expected 130 ($(tail -2 "$OUT/stopped.log"))"
+[ "$(status_of "$stopped/summary.json")" = interrupted ] || fail "SIGINT: not interrupted"
+before=$(summary_of "$stopped/summary.json" epochs_run)
+"$CBRUN" train --resume "$stopped" --quiet >/dev/null || fail "--resume after SIGINT failed"
+case $(status_of "$stopped/summary.json") in
+  completed | stopped_early) ;;
+  *) fail "--resume ended $(status_of "$stopped/summary.json")" ;;
+esac
+[ "$(summary_of "$stopped/summary.json" epochs_run)" -gt "$before" ] || fail "--resume ran no epoch"
+has "$stopped/model.keras"
+
+echo "smoke: every command passed"
