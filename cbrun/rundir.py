@@ -53,18 +53,20 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-# Test-only fault injection, `CBRUN_FAULT=<stage>:<file name>:<n>`: at the n-th atomic
+# Test-only fault injection, `CBRUN_FAULT=<kind>:<file name>:<n>`: at the n-th atomic
 # write of that file, `enospc` raises "No space left on device" while writing, and
-# `kill-before-rename` / `kill-after-rename` SIGKILL the process at that point.
+# `kill-before-rename` / `kill-after-rename` SIGKILL the process at that point. The
+# variable is read once, when this module loads: unset (always, outside the test suite),
+# a write pays one comparison with None.
 FAULT_ENV = "CBRUN_FAULT"
+_FAULT = tuple(os.environ[FAULT_ENV].split(":")) if os.environ.get(FAULT_ENV) else None
 _fault_counts: dict = {}
 
 
 def _fault(stage: str, target: Path) -> None:
-    spec = os.environ.get(FAULT_ENV)
-    if not spec:
+    if _FAULT is None:
         return
-    want, name, nth = spec.split(":")
+    want, name, nth = _FAULT
     if target.name != name:
         return
     if stage == "write":

@@ -6,7 +6,6 @@ import csv
 import json
 import re
 
-import numpy as np
 import pytest
 
 from tests.conftest import FULL_MNIST, needs_full_mnist
