@@ -25,50 +25,13 @@ from pathlib import Path
 
 import numpy as np
 
+from cbrun import callback_state
 from cbrun.errors import RunDirError
-from cbrun.rundir import atomic_write_bytes, atomic_write_json, atomic_write_text
+from cbrun.rundir import atomic_write_bytes, atomic_write_json
 
 BACKUP = "backup"
 KEEP = 2
 _NAME = re.compile(r"^epoch-(\d{6})\.json$")
-# Callback attributes never saved: links to the model and run-time plumbing.
-_SKIP = {"model", "params", "validation_data", "sink"}
-# Attributes that describe the state of an output file, set by `on_train_begin`
-# from the file as it is now: restoring the old values would, for CSVLogger,
-# write its header a second time in the middle of the file.
-_FILE_STATE = {"CSVLogger": {"append", "append_header"}}
-
-
-def _simple(value) -> bool:
-    return value is None or isinstance(value, (bool, int, float, str))
-
-
-def callback_state(callback) -> tuple[dict, dict]:
-    """`(plain values, arrays)` of a callback's public attributes."""
-    plain, arrays = {}, {}
-    for name, value in vars(callback).items():
-        if name.startswith("_") or name in _SKIP:
-            continue
-        if isinstance(value, np.generic):
-            value = value.item()
-        if _simple(value):
-            plain[name] = value
-        elif isinstance(value, list) and value and all(isinstance(a, np.ndarray) for a in value):
-            for index, array in enumerate(value):
-                arrays[f"{name}/{index}"] = array
-    return plain, arrays
-
-
-def restore_callback_state(callback, plain: dict, arrays: dict) -> None:
-    keep = _FILE_STATE.get(type(callback).__name__, set())
-    for name, value in plain.items():
-        if name not in keep:
-            setattr(callback, name, value)
-    grouped: dict[str, list] = {}
-    for key in sorted(arrays, key=lambda k: (k.split("/")[0], int(k.split("/")[1]))):
-        grouped.setdefault(key.split("/")[0], []).append(arrays[key])
-    for name, value in grouped.items():
-        setattr(callback, name, value)
 
 
 @dataclass
@@ -93,9 +56,9 @@ def save(run_path: Path, *, epoch: int, model, callbacks, history, epoch_seconds
     arrays["numpy_random/keys"] = keys
     states = []
     for index, callback in enumerate(callbacks):
-        plain, kept = callback_state(callback)
+        plain, kept = callback_state.encode(callback_state.get_state(callback), f"callback{index}/")
         states.append({"class": type(callback).__name__, "state": plain})
-        arrays.update({f"callback{index}/{k}": a for k, a in kept.items()})
+        arrays.update(kept)
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     stem = f"epoch-{epoch:06d}"
@@ -106,7 +69,7 @@ def save(run_path: Path, *, epoch: int, model, callbacks, history, epoch_seconds
             "epoch": epoch,
             "history": history,
             "epoch_seconds": epoch_seconds,
-            "callbacks": states,
+            "callback_states": states,
             "numpy_random": [kind, int(position), int(has_gauss), float(cached)],
             "python_random": _python_random_state(),
         },
@@ -179,33 +142,15 @@ def restore_model(checkpoint: Checkpoint, model) -> None:
     random.setstate((version, tuple(internal), gauss))
 
 
-def trim_csv_log(callback, epochs: int) -> None:
-    """Keep only the rows of the first `epochs` epochs in a CSVLogger's file.
-
-    A run killed after CSVLogger wrote an epoch's row but before that epoch's
-    checkpoint (or resumed from an older checkpoint) would otherwise repeat rows.
-    """
-    if type(callback).__name__ != "CSVLogger":
-        return
-    path = Path(callback.filename)
-    if not path.is_file():
-        return
-    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
-    if not lines:
-        return
-    header, rows = lines[0], lines[1:]
-    epoch_of = [row.split(callback.sep, 1)[0].strip() for row in rows]  # CSVLogger's 1st column
-    kept = [row for row, e in zip(rows, epoch_of, strict=True) if e.isdigit() and int(e) < epochs]
-    if kept != rows:
-        atomic_write_text(path, header + "".join(kept))
-
-
-def restore_callbacks(checkpoint: Checkpoint, callbacks) -> None:
+def restore_callbacks(checkpoint: Checkpoint, callbacks, warn) -> None:
     """Set each callback's saved state back (call after its `on_train_begin`)."""
-    saved = checkpoint.state["callbacks"]
+    saved = checkpoint.state.get("callback_states")
+    if saved is None:
+        warn(f"checkpoint {checkpoint.path.stem} is from an older cbrun: callbacks start fresh")
+        return
     for index, callback in enumerate(callbacks):
         if index >= len(saved) or saved[index]["class"] != type(callback).__name__:
             continue
         prefix = f"callback{index}/"
-        arrays = {k[len(prefix) :]: a for k, a in checkpoint.arrays.items() if k.startswith(prefix)}
-        restore_callback_state(callback, saved[index]["state"], arrays)
+        state = callback_state.decode(saved[index]["state"], checkpoint.arrays, prefix)
+        callback_state.set_state(callback, state)

@@ -234,8 +234,8 @@ def _target_spec(target: Path, overrides, model):
     """A run folder (its config and model) or a config file (then --model is needed)."""
     from cbrun.config import load_config
     from cbrun.errors import UsageError
+    from cbrun.inference import open_run
     from cbrun.rundir import MODEL
-    from cbrun.runner import open_run
 
     looks_like_config = target.is_file() or target.suffix in (".yaml", ".yml")
     if not looks_like_config:
@@ -244,17 +244,6 @@ def _target_spec(target: Path, overrides, model):
     if model is None:
         raise UsageError(f"{target} is a config file: give the model to evaluate with --model")
     return None, load_config(target, list(overrides)), Path(model)
-
-
-def _results_table(title: str, results: dict):
-    from rich.table import Table
-
-    table = Table(title=title)
-    table.add_column("metric")
-    table.add_column("value", justify="right")
-    for key, value in results.items():
-        table.add_row(key, f"{value:.4f}")
-    return table
 
 
 @cli.command()
@@ -273,7 +262,8 @@ def evaluate(target, model, overrides, as_json, allow_plugins):
     Loads the model with Keras's safe mode on (a Lambda layer or an .h5 file is
     refused) and writes evaluate.json into the run directory.
     """
-    from cbrun.runner import evaluate as run_evaluate
+    from cbrun import views
+    from cbrun.inference import evaluate as run_evaluate
 
     run, spec, model_path = _target_spec(target, overrides, model)
     sink = _sink(quiet=as_json)
@@ -289,20 +279,7 @@ def evaluate(target, model, overrides, as_json, allow_plugins):
         click.echo(json.dumps(results, indent=2))
     else:
         sink.line(f"model: {model_path}")
-        sink.console.print(_results_table("evaluate", results))
-
-
-def _digit(image) -> str:
-    """A 28x28 image drawn with half blocks: two pixel rows per text row."""
-    import numpy as np
-
-    pixels = np.asarray(image).reshape(28, 28)
-    rows = []
-    for top, bottom in zip(pixels[0::2], pixels[1::2], strict=True):
-        rows.append(
-            "".join(" ▄▀█"[(t > 0.5) * 2 + (b > 0.5)] for t, b in zip(top, bottom, strict=True))
-        )
-    return "\n".join(rows)
+        sink.console.print(views.results_table("evaluate", results))
 
 
 @cli.command()
@@ -318,30 +295,19 @@ def _digit(image) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print the predictions as JSON.")
 def predict(run_dir, count, as_json):
     """Predict the first test images with a run's model; the predict hooks fire."""
-    from rich.columns import Columns
-    from rich.table import Table
-
-    from cbrun.runner import open_run
-    from cbrun.runner import predict as run_predict
+    from cbrun import views
+    from cbrun.inference import open_run
+    from cbrun.inference import predict as run_predict
 
     run, spec = open_run(run_dir)
     sink = _sink(quiet=as_json)
-    items, images = run_predict(run, spec, sink=sink, count=count)
+    items, images = run_predict(run, spec, sink=sink, count=count, search_paths=[Path.cwd()])
     if as_json:
         click.echo(json.dumps(items, indent=2))
         return
-    table = Table(title=f"predictions of {run.path.name}")
-    for column in ("index", "label", "prediction", "confidence"):
-        table.add_column(column, justify="right")
-    for item in items:
-        confidence = "-" if item["confidence"] is None else f"{item['confidence']:.3f}"
-        mark = "" if item["prediction"] == item["label"] else " ✗"
-        table.add_row(
-            str(item["index"]), str(item["label"]), f"{item['prediction']}{mark}", confidence
-        )
-    sink.console.print(table)
+    sink.console.print(views.predictions_table(run.path.name, items))
     if sink.console.is_terminal:
-        sink.console.print(Columns([f"{_digit(image)}\n#{i}" for i, image in enumerate(images)]))
+        sink.console.print(views.digits(images))
 
 
 @cli.command()
@@ -355,39 +321,14 @@ def predict(run_dir, count, as_json):
 @click.option("--json", "as_json", is_flag=True, help="Print the runs as JSON.")
 def runs(runs_dir, as_json):
     """One row per past run, newest first: status, epochs, metrics, duration."""
-    from rich.table import Table
-
+    from cbrun import views
     from cbrun.runs import list_runs
 
     rows = list_runs(runs_dir)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    table = Table(title=f"runs in {runs_dir}")
-    width = max((len(Path(row["path"]).name) for row in rows), default=3)
-    table.add_column("run", no_wrap=True, min_width=width)
-    statuses = max((len(row["status"]) for row in rows), default=6)
-    table.add_column("status", no_wrap=True, min_width=statuses)
-    for column in ("epochs", "final", "best", "evaluate", "time"):
-        table.add_column(column)
-    for row in rows:
-        final, best = row.get("final") or {}, row.get("best") or {}
-        metric = next(
-            (k for k in ("val_accuracy", "accuracy", "val_loss", "loss") if k in final), None
-        )
-        evaluation = row.get("evaluate") or {}
-        key = "accuracy" if "accuracy" in evaluation else "loss"
-        seconds = row.get("seconds")
-        table.add_row(
-            Path(row["path"]).name,
-            row["status"],
-            str(row.get("epochs", "")),
-            f"{metric} {final[metric]:.4f}" if metric else "-",
-            f"{best[metric]:.4f}" if metric in best else "-",
-            f"{key} {evaluation[key]:.4f}" if key in evaluation else "-",
-            f"{seconds:.1f}s" if isinstance(seconds, (int, float)) else "-",
-        )
-    make_console().print(table)
+    make_console().print(views.runs_table(runs_dir, rows))
 
 
 @cli.command()
@@ -430,8 +371,7 @@ def plot(run_dirs, output):
 def trace(config, batches, overrides, runs_dir, allow_plugins):
     """Run CONFIG (fit, evaluate, predict) recording every hook call in order, with
     its time and each callback's share; writes trace.jsonl in the run directory."""
-    from rich.table import Table
-
+    from cbrun import views
     from cbrun.config import load_config
     from cbrun.runner import train as run_training
 
@@ -448,31 +388,8 @@ def trace(config, batches, overrides, runs_dir, allow_plugins):
         search_paths=[Path(config).resolve().parent, Path.cwd()],
         trace_batches=batches,
     )
-    tracer = result.tracer
-    console = make_console()
-    events = tracer.events
-    shown = events if len(events) <= 120 else events[:100] + [None] + events[-20:]
-    for event in shown:
-        if event is None:
-            console.print(f"... {len(events) - 120} more in trace.jsonl ...")
-            continue
-        index = "" if event["index"] is None else f" {event['index']}"
-        spent = ", ".join(f"{k} {v * 1000:.2f}ms" for k, v in event["callbacks"].items())
-        console.print(
-            f"{event['t']:10.4f}s  {event['hook']}{index}" + (f"  [{spent}]" if spent else "")
-        )
-    table = Table(title="time in callbacks, per hook")
-    for column in ("hook", "calls", "total ms", "mean ms"):
-        table.add_column(column, justify="right" if column != "hook" else "left")
-    for row in tracer.table():
-        table.add_row(
-            row["hook"],
-            str(row["calls"]),
-            f"{row['total'] * 1000:.2f}",
-            f"{row['mean'] * 1000:.3f}",
-        )
-    console.print(table)
-    console.print(f"trace: {result.run_dir / 'trace.jsonl'}")
+    views.print_trace(make_console(), result.tracer)
+    click.echo(f"trace: {result.run_dir / 'trace.jsonl'}")
     sys.exit(result.exit_code)
 
 

@@ -142,6 +142,9 @@ class RunSpec(_Section):
     evaluate: EvaluateSpec = EvaluateSpec()
     callbacks: list[CallbackSpec] = []
     plugins: list[str] = []
+    # Folders where plugin modules are looked for first. A run records here the folder
+    # its config was in, so `--resume`, evaluate and predict find them from anywhere.
+    plugin_paths: list[str] = []
     logging: LoggingSpec = LoggingSpec()
     output: OutputSpec = OutputSpec()
     distribute: DistributeSpec = DistributeSpec()

@@ -282,3 +282,16 @@ def load_dataset(
         y_test=y_test.astype(np.int32),
         info=info,
     )
+
+
+def load_configured(data, announce: Callable[[str], None] = print) -> Dataset:
+    """The dataset a config's `data:` section describes (a `DataSpec`)."""
+    return load_dataset(
+        data.dataset,
+        data.source,
+        Path(data.path) if data.path else None,
+        flatten=data.flatten,
+        limit_train=data.limit.train,
+        limit_test=data.limit.test,
+        announce=announce,
+    )

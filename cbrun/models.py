@@ -143,3 +143,31 @@ def build_optimizer(name: str, args: dict):
         return cls(**args)
     except (TypeError, ValueError) as error:
         raise UsageError(f"compile.optimizer: {cls.__name__}: {error}") from None
+
+
+def build_model(spec, input_shape, num_classes: int = 10):
+    """The uncompiled Keras model a `RunSpec` describes, and its optimizer."""
+    try:
+        model = MODELS.build(
+            {"name": spec.model.name, **spec.model.args},
+            input_shape=input_shape,
+            num_classes=num_classes,
+        )
+    except (TypeError, ValueError) as error:
+        raise UsageError(f"model: {spec.model.name}: {error}") from None
+    optimizer = build_optimizer(spec.compile.optimizer.name, spec.compile.optimizer.args)
+    return model, optimizer
+
+
+def compile_model(spec, model, optimizer, steps_per_execution: int = 1) -> None:
+    """Compile with the config's loss and metrics; Keras's refusals become one line."""
+    try:
+        model.compile(
+            optimizer=optimizer,
+            loss=spec.compile.loss,
+            metrics=list(spec.compile.metrics),
+            jit_compile=spec.compile.jit_compile,
+            steps_per_execution=steps_per_execution,
+        )
+    except (TypeError, ValueError) as error:
+        raise UsageError(f"compile: {error}") from None

@@ -193,17 +193,22 @@ class RunDir:
         run = cls(path)
         if not run.file(CONFIG).is_file() or not run.file(SUMMARY).is_file():
             raise RunDirError(f"{path}: not a cbrun run directory (no {CONFIG} and {SUMMARY})")
-        if finished:
-            status = run.summary().get("status")
-            if not run.file(MODEL).is_file():
-                raise RunDirError(f"{path}: the run has no {MODEL} (status: {status})")
+        if finished and not run.file(MODEL).is_file():
+            status = run.summary().status.value
+            raise RunDirError(f"{path}: the run has no {MODEL} (status: {status})")
         return run
 
-    def summary(self) -> dict:
+    def summary(self):
+        """The run's `summary.json` as a `Summary`; a `RunDirError` when it cannot be read."""
+        from pydantic import ValidationError
+
+        from cbrun.summary import Summary
+
         try:
-            return json.loads(self.file(SUMMARY).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as error:
-            raise RunDirError(f"{self.file(SUMMARY)}: unreadable ({error})") from None
+            return Summary.model_validate_json(self.file(SUMMARY).read_bytes())
+        except (OSError, ValidationError) as error:
+            said = str(error).splitlines()[0]
+            raise RunDirError(f"{self.file(SUMMARY)}: unreadable ({said})") from None
 
     def remove_stray_temporaries(self) -> None:
         """Temporaries left by a process killed between write and rename."""

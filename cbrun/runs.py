@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import csv
-import json
 import os
 from pathlib import Path
 
 from cbrun.callbacks.metrics import best_epochs
-from cbrun.rundir import CONFIG, HISTORY, SUMMARY
+from cbrun.errors import RunDirError
+from cbrun.rundir import CONFIG, HISTORY, SUMMARY, RunDir
+from cbrun.summary import RunStatus
 
 
 def _alive(pid) -> bool:
@@ -42,23 +43,22 @@ def run_row(folder: Path) -> dict | None:
     if not (folder / SUMMARY).is_file() or not (folder / CONFIG).is_file():
         return None
     try:
-        summary = json.loads((folder / SUMMARY).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        summary = RunDir(folder).summary()
+    except RunDirError:
         return {"path": str(folder), "name": folder.name, "status": "unreadable"}
-    status = summary.get("status")
-    if status == "running" and not _alive(summary.get("pid")):
+    status = summary.status.value
+    if summary.status == RunStatus.RUNNING and not _alive(summary.pid):
         status = "unfinished"
-    evaluation = summary.get("evaluate") or {}
     return {
         "path": str(folder),
-        "name": summary.get("name"),
-        "started": summary.get("started"),
+        "name": summary.name,
+        "started": summary.started,
         "status": status,
-        "epochs": summary.get("epochs_run"),
-        "final": summary.get("train") or {},
+        "epochs": summary.epochs_run,
+        "final": summary.train or {},
         "best": {k: value for k, (_, value) in best_epochs(read_history(folder)).items()},
-        "evaluate": evaluation,
-        "seconds": (summary.get("seconds") or {}).get("total"),
+        "evaluate": summary.evaluate or {},
+        "seconds": summary.seconds.total,
     }
 
 

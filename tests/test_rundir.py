@@ -88,10 +88,14 @@ def test_open_tells_missing_foreign_and_unfinished_folders_apart(tmp_path):
         RunDir.open(tmp_path / "foreign")
     run = RunDir.exact(tmp_path / "run")
     run.write_text(CONFIG, "name: x\n")
-    run.write_json(SUMMARY, {"status": "running"})
+    run.write_json(SUMMARY, {"status": "running", "name": "x"})
     with pytest.raises(RunDirError, match=r"has no model.keras \(status: running\)"):
         RunDir.open(run.path)
-    assert RunDir.open(run.path, finished=False).summary() == {"status": "running"}
+    summary = RunDir.open(run.path, finished=False).summary()
+    assert (summary.status, summary.name, summary.epochs_run) == ("running", "x", 0)
+    run.write_json(SUMMARY, {"status": "sleeping", "name": "x"})
+    with pytest.raises(RunDirError, match=r"summary.json: unreadable \(1 validation error"):
+        RunDir.open(run.path, finished=False).summary()
 
 
 def test_paths_stay_inside_the_run(tmp_path):

@@ -78,9 +78,9 @@ def test_a_second_ctrl_c_stops_at_once_and_the_run_still_resumes(tiny_config, tm
 
 
 def test_a_second_signal_while_the_summary_is_written_waits_for_it():
-    from cbrun.runner import _Stop
+    from cbrun.signals import StopSignals
 
-    stop = _Stop()
+    stop = StopSignals()
     stop.handle(signal.SIGINT, None)
     assert stop.signal_name == "SIGINT"
     with pytest.raises(KeyboardInterrupt):

@@ -64,6 +64,20 @@ class EarlyStoppingAtMinLoss(PrintsLines, keras.callbacks.Callback):
             if self.best_weights is not None:
                 self.model.set_weights(self.best_weights)
 
+    def get_state(self) -> dict:
+        """What training changed: the counters, the best value and its weights."""
+        return {
+            "wait": self.wait,
+            "stopped_epoch": self.stopped_epoch,
+            "best": float(self.best),
+            "best_epoch": self.best_epoch,
+            "best_weights": self.best_weights,
+        }
+
+    def set_state(self, state: dict) -> None:
+        for name in ("wait", "stopped_epoch", "best", "best_epoch", "best_weights"):
+            setattr(self, name, state[name])
+
     def on_train_end(self, logs=None):
         if self.stopped_epoch is not None:
             self.say(

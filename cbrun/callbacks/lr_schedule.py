@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import keras
 
+from cbrun.callback_state import NoTrainingState
 from cbrun.logsink import PrintsLines
 from cbrun.schedules import schedule_problems, table_rate
 
 GUIDE_TABLE = ((3, 0.05), (6, 0.01), (9, 0.005), (12, 0.001))
 
 
-class ScheduledLearningRate(PrintsLines, keras.callbacks.Callback):
+class ScheduledLearningRate(NoTrainingState, PrintsLines, keras.callbacks.Callback):
     """Sets the learning rate at the start of each epoch from a table.
 
     The guide's `CustomLearningRateScheduler` with its `lr_schedule`: at each

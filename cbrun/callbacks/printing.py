@@ -11,10 +11,11 @@ import datetime
 
 import keras
 
+from cbrun.callback_state import NoTrainingState
 from cbrun.logsink import PrintsLines
 
 
-class BatchTimestamps(PrintsLines, keras.callbacks.Callback):
+class BatchTimestamps(NoTrainingState, PrintsLines, keras.callbacks.Callback):
     """Prints when each training and evaluation batch begins and ends.
 
     The guide's `MyCustomCallback`. Because it overrides batch hooks, Keras
@@ -44,7 +45,7 @@ class BatchTimestamps(PrintsLines, keras.callbacks.Callback):
         self._stamp("Evaluating", batch, "ends")
 
 
-class LossAndErrorPrinting(PrintsLines, keras.callbacks.Callback):
+class LossAndErrorPrinting(NoTrainingState, PrintsLines, keras.callbacks.Callback):
     """Prints the loss after every batch and the average loss and error per epoch.
 
     The guide's `LossAndErrorPrintingCallback`. The epoch line names the mean

@@ -18,7 +18,6 @@ columns (measured: 0.40 against 0.70 ms a redraw). The logger is still marked
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 
@@ -26,8 +25,9 @@ import keras
 from rich.progress import BarColumn, Progress, TextColumn
 from rich.text import Text
 
-from cbrun.callbacks.metrics import best_epochs, lower_is_better
+from cbrun.callbacks.metrics import lower_is_better
 from cbrun.logsink import LogSink
+from cbrun.recorder import current_learning_rate
 
 
 def format_metrics(logs: dict, skip=("learning_rate",)) -> str:
@@ -60,21 +60,34 @@ def _number(value) -> str:
 class RunLogger(keras.callbacks.Callback):
     """Batch and epoch logs for `fit`, `evaluate` and `predict`.
 
+    It renders, and decides nothing: with a `RunRecorder` (in `fit`) each epoch line
+    shows the row the recorder kept, and an epoch it did not keep is said to be so.
+
     Args:
         sink: where lines go (the console made by the CLI, and train.log).
         every: print a batch line every N steps; `None` prints one about every
             `seconds`. Defaults to `None`.
         seconds: the interval for time-based batch lines. Defaults to `5.0`.
         verbose: print every batch. Defaults to `False`.
+        epoch_lines_always: print epoch lines even when the sink is quiet (the
+            non-chief workers of a cluster). Defaults to `False`.
+        recorder: the run's `RunRecorder`, placed before the logger. Defaults to `None`.
     """
 
     async_safe = True
 
     def __init__(
-        self, sink: LogSink, every=None, seconds=5.0, verbose=False, epoch_lines_always=False
+        self,
+        sink: LogSink,
+        every=None,
+        seconds=5.0,
+        verbose=False,
+        epoch_lines_always=False,
+        recorder=None,
     ):
         super().__init__()
         self.sink = sink
+        self.recorder = recorder
         # The non-chief workers of a cluster are quiet but for one line per epoch.
         self.epoch_lines_always = epoch_lines_always
         self.every = 1 if verbose else every
@@ -82,9 +95,7 @@ class RunLogger(keras.callbacks.Callback):
         console = sink.console
         self.interactive = console.is_terminal and not console.is_dumb_terminal and not sink.quiet
         self._lock = threading.Lock()
-        self.history: list[dict] = []
-        self.epoch_seconds: list[float] = []
-        self.nonfinite: tuple | None = None
+        self._previous: dict = {}  # the last epoch's logs, to show each metric's change
         self._in_fit = False
         self._progress = None
         self._task = None
@@ -163,10 +174,8 @@ class RunLogger(keras.callbacks.Callback):
     # -- fit ----------------------------------------------------------------------
     def on_train_begin(self, logs=None):
         self._in_fit = True
-        self.history = []
-        self.epoch_seconds = []
-        self.nonfinite = None
-        self._previous = {}
+        history = self.recorder.history if self.recorder is not None else []
+        self._previous = _without_epoch(history[-1]) if history else {}
         self.epochs = self.params.get("epochs")
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -174,30 +183,22 @@ class RunLogger(keras.callbacks.Callback):
         self._start_pass(f"epoch {epoch + 1}/{self.epochs}", self._steps())
 
     def on_train_batch_end(self, batch, logs=None):
-        loss = (logs or {}).get("loss")
-        if loss is not None and not math.isfinite(loss) and self.nonfinite is None:
-            # Stop at the end of this step: a NaN loss never recovers.
-            self.nonfinite = (self._epoch, batch, loss)
-            self.model.stop_training = True
         self._batch_done(batch, logs)
 
     def on_epoch_end(self, epoch, logs=None):
         self._stop_pass()
         seconds = time.perf_counter() - self._pass_start
-        total = self._total
-        cut_short = total and self._done < total and self.model.stop_training
-        if cut_short or self.nonfinite is not None:
-            # Part of an epoch (a signal), or NaN weights: never a state to record or resume.
+        if self.recorder is None:
+            logs = dict(logs or {})
+            logs.setdefault("learning_rate", current_learning_rate(self.model))
+        elif self.recorder.recorded(epoch):
+            logs = _without_epoch(self.recorder.history[-1])
+        else:
             self.sink.line(
-                f"epoch {epoch + 1}/{self.epochs} stopped at step {self._done}/{total}; "
+                f"epoch {epoch + 1}/{self.epochs} stopped at step {self._done}/{self._total}; "
                 "not recorded"
             )
             return
-        logs = dict(logs or {})
-        rate = logs.get("learning_rate", current_learning_rate(self.model))
-        logs["learning_rate"] = None if rate is None else float32_digits(rate)
-        self.epoch_seconds.append(seconds)
-        self.history.append({"epoch": epoch, **logs})
         self.sink.line(self._epoch_text(epoch, seconds, logs), always=self.epoch_lines_always)
         self._previous = logs
 
@@ -244,19 +245,6 @@ class RunLogger(keras.callbacks.Callback):
     def on_predict_end(self, logs=None):
         self._stop_pass()
 
-    # -- after training ------------------------------------------------------------
-    def best_epochs(self) -> dict:
-        """`{metric: (epoch, value)}`: the best epoch of every metric, by its direction."""
-        return best_epochs(self.history)
 
-
-def current_learning_rate(model) -> float | None:
-    optimizer = getattr(model, "optimizer", None)
-    if optimizer is None or not hasattr(optimizer, "learning_rate"):
-        return None
-    return float32_digits(keras.ops.convert_to_numpy(optimizer.learning_rate))
-
-
-def float32_digits(value) -> float:
-    """The optimizer holds float32: 0.1 reads back as 0.10000000149. Keep the digits it means."""
-    return float(f"{float(value):.7g}")
+def _without_epoch(row: dict) -> dict:
+    return {k: v for k, v in row.items() if k != "epoch"}

@@ -10,6 +10,7 @@ import time
 
 import keras
 
+from cbrun.callback_state import NoTrainingState
 from cbrun.logsink import PrintsLines
 
 RUN_HOOKS = tuple(
@@ -23,7 +24,7 @@ BATCH_HOOKS = tuple(
 )
 
 
-class CustomCallback(PrintsLines, keras.callbacks.Callback):
+class CustomCallback(NoTrainingState, PrintsLines, keras.callbacks.Callback):
     """Announces every hook Keras calls, with the log keys it receives.
 
     The blog's example of subclassing `keras.callbacks.Callback`: a way to see

@@ -117,13 +117,25 @@ def test_metric_direction():
     assert not lower_is_better("accuracy") and not lower_is_better("val_auc")
 
 
-def test_best_epochs_follow_each_metric_direction():
-    logger = RunLogger(LogSink(_console(False)[0]))
-    logger.history = [
-        {"epoch": 0, "loss": 0.5, "accuracy": 0.8},
-        {"epoch": 1, "loss": 0.4, "accuracy": 0.7},
-    ]
-    assert logger.best_epochs() == {"loss": (1, 0.4), "accuracy": (0, 0.8)}
+def test_an_epoch_the_recorder_did_not_keep_is_said_to_be_so():
+    from cbrun.recorder import RunRecorder
+
+    console, buffer = _console(terminal=False)
+    recorder = RunRecorder()
+
+    class StopMidEpoch(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if batch == 3:
+                self.model.stop_training = True
+
+    _fit_with = [StopMidEpoch(), recorder, RunLogger(LogSink(console), recorder=recorder)]
+    keras.utils.set_random_seed(0)
+    x = np.zeros((32 * 8, 8), "float32")
+    model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    model.fit(x, x[:, 0], batch_size=32, epochs=2, verbose=0, callbacks=_fit_with)
+    assert recorder.history == []
+    assert buffer.getvalue().splitlines() == ["epoch 1/2 stopped at step 4/8; not recorded"]
 
 
 def test_cli_quiet_prints_only_the_summary(tiny_config, train):

@@ -1,0 +1,157 @@
+"""After training: a run's model evaluated on the test split, or asked for predictions.
+
+Both read the run folder alone (its `config.yaml` and `model.keras`), load the
+model in Keras's safe mode, and pass the callbacks whose phases include
+`evaluate` or `predict`, plugins included (found where the run recorded them).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from cbrun.callback_factory import build_callbacks, check_plugins
+from cbrun.config import RunSpec, load_config
+from cbrun.data import Dataset, load_configured
+from cbrun.errors import UsageError
+from cbrun.logsink import LogSink
+from cbrun.plugins import explained_failures
+from cbrun.rundir import CONFIG, EVALUATE, MODEL, RunDir
+from cbrun.tensorflow_loader import import_tensorflow
+
+
+def open_run(target: Path, overrides=(), *, finished: bool = True) -> tuple[RunDir, RunSpec]:
+    """A finished run folder and its saved config (with `--set` overrides applied)."""
+    run = RunDir.open(target, finished=finished)
+    return run, load_config(run.file(CONFIG), list(overrides))
+
+
+def load_model(path: Path):
+    """A `.keras` model loaded with Keras's safe mode on; anything else is refused."""
+    path = Path(path)
+    if path.suffix != ".keras":
+        raise UsageError(f"{path}: only .keras models are loaded (safe mode); not {path.suffix!r}")
+    if not path.is_file():
+        raise UsageError(f"{path}: no such model file")
+    import_tensorflow()
+    import keras
+
+    try:
+        return keras.models.load_model(path, safe_mode=True)
+    except ValueError as error:
+        if "Lambda" in str(error) or "unsafe" in str(error).lower():
+            raise UsageError(
+                f"{path}: the model holds a Lambda layer (Python code); refused in safe mode"
+            ) from None
+        raise UsageError(f"{path}: cannot load the model ({error})") from None
+    except (OSError, KeyError, TypeError) as error:
+        raise UsageError(f"{path}: cannot load the model ({error})") from None
+
+
+def evaluate_steps(spec: RunSpec, samples: int, sink: LogSink) -> int | None:
+    """`evaluate.steps`, capped at the batches the test split holds (Keras warns past it)."""
+    steps = spec.evaluate.steps
+    available = math.ceil(samples / spec.evaluate.batch_size)
+    if steps is not None and steps > available:
+        sink.line(
+            f"evaluate: {steps} steps asked, the test split has {available} batches of "
+            f"{spec.evaluate.batch_size}; evaluating {available}"
+        )
+        return available
+    return steps
+
+
+def evaluate_on_test(model, spec: RunSpec, dataset: Dataset, sink: LogSink, callbacks) -> dict:
+    """`model.evaluate` on the test split with the config's evaluate parameters."""
+    results = model.evaluate(
+        dataset.x_test,
+        dataset.y_test,
+        batch_size=spec.evaluate.batch_size,
+        steps=evaluate_steps(spec, len(dataset.x_test), sink),
+        verbose=0,
+        return_dict=True,
+        callbacks=callbacks,
+    )
+    return {key: float(value) for key, value in results.items()}
+
+
+def _phase_callbacks(spec: RunSpec, run, sink, phase: str, allow_plugins, search_paths) -> list:
+    """The built callbacks of one phase. No training here: a learning-rate schedule has
+    nothing to start from, so it gets 0."""
+    paths = [*search_paths, *map(Path, spec.plugin_paths)]
+    built = build_callbacks(spec, run, 0.0, sink, allow_plugins, paths)
+    return [callback for callback, phases in built if phase in phases]
+
+
+def evaluate(
+    spec: RunSpec,
+    model_path: Path,
+    *,
+    sink: LogSink,
+    run: RunDir | None = None,
+    allow_plugins=(),
+    search_paths=(),
+) -> dict:
+    """Evaluate a saved model on the test split with the evaluate-phase callbacks."""
+    from cbrun.callbacks.rich_progress import RunLogger
+
+    check_plugins(spec, allow_plugins)
+    dataset = load_configured(spec.data, sink.line)
+    model = load_model(model_path)
+    phase = _phase_callbacks(spec, run, sink, "evaluate", allow_plugins, search_paths)
+    with explained_failures([type(cb) for cb in phase]):
+        results = evaluate_on_test(model, spec, dataset, sink, [*phase, RunLogger(sink)])
+    if run is not None:
+        run.write_json(
+            EVALUATE,
+            {"model": str(model_path), "evaluate": results, "data": dataset.info.to_dict()},
+        )
+    return results
+
+
+def prediction_item(index: int, label: int, output) -> dict:
+    """One prediction: the class and its probability, or for a single output (the
+    guide's linear model, a regression on the label) the nearest digit and the value."""
+    output = np.asarray(output, dtype=np.float64).reshape(-1)
+    item = {"index": index, "label": int(label)}
+    if output.size == 1:
+        item.update(
+            prediction=int(np.clip(np.rint(output[0]), 0, 9)),
+            confidence=None,
+            output=float(output[0]),
+        )
+    else:
+        item.update(
+            prediction=int(output.argmax()),
+            confidence=float(output.max()),
+            probabilities=[float(p) for p in output],
+        )
+    return item
+
+
+def predict(
+    run: RunDir, spec: RunSpec, *, sink: LogSink, count: int, search_paths=()
+) -> tuple[list, object]:
+    """Predictions for the first `count` test images (and the images), with the
+    predict-phase callbacks."""
+    from cbrun.callbacks.rich_progress import RunLogger
+
+    check_plugins(spec)
+    dataset = load_configured(spec.data, sink.line)
+    model = load_model(run.file(MODEL))
+    phase = _phase_callbacks(spec, run, sink, "predict", (), search_paths)
+    images = dataset.x_test[:count]
+    with explained_failures([type(cb) for cb in phase]):
+        outputs = model.predict(
+            images,
+            batch_size=spec.evaluate.batch_size,
+            verbose=0,
+            callbacks=[*phase, RunLogger(sink)],
+        )
+    items = [
+        prediction_item(index, dataset.y_test[index], output)
+        for index, output in enumerate(outputs)
+    ]
+    return items, images

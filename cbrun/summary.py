@@ -1,0 +1,153 @@
+"""`summary.json`: one typed model for the runner that writes it and the commands that read it.
+
+The status is a `RunStatus`, which knows its exit code: one table for both.
+Non-finite numbers are written as strings (`"nan"`, `"inf"`; JSON has neither),
+so metric values read back as `float | str`.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from enum import Enum
+from importlib import metadata
+
+from pydantic import BaseModel, ConfigDict, Field
+from rich.table import Table
+
+from cbrun import __version__
+
+
+class RunStatus(str, Enum):
+    """How a run stands, and the exit code `cbrun train` ends with for it."""
+
+    RUNNING = "running"
+    COMPLETED = "completed"
+    STOPPED_EARLY = "stopped_early"
+    NAN = "nan"
+    INTERRUPTED = "interrupted"
+    TERMINATED = "terminated"
+    FAILED = "failed"
+
+    @property
+    def exit_code(self) -> int:
+        return {
+            RunStatus.COMPLETED: 0,
+            RunStatus.STOPPED_EARLY: 0,
+            RunStatus.NAN: 3,
+            RunStatus.INTERRUPTED: 130,
+            RunStatus.TERMINATED: 143,
+            RunStatus.FAILED: 1,
+            RunStatus.RUNNING: 1,
+        }[self]
+
+    @property
+    def finished(self) -> bool:
+        """A finished run has its model and nothing left to resume."""
+        return self in (RunStatus.COMPLETED, RunStatus.STOPPED_EARLY)
+
+    @classmethod
+    def for_signal(cls, name: str | None) -> RunStatus:
+        return cls.TERMINATED if name == "SIGTERM" else cls.INTERRUPTED
+
+
+Metrics = dict[str, float | str]
+
+
+class Seconds(BaseModel):
+    total: float = 0.0
+    epochs: list[float] = Field(default_factory=list)
+
+
+class Segment(BaseModel):
+    """One stretch of a run in one process: the first, then one per `--resume`."""
+
+    from_epoch: int
+    started: str
+    versions: dict[str, str | None]
+    distribute: dict
+
+
+class Summary(BaseModel):
+    """Everything `summary.json` says. Unknown keys (from newer cbrun) are kept."""
+
+    model_config = ConfigDict(extra="allow")
+
+    status: RunStatus
+    name: str
+    epochs_run: int = 0
+    train: Metrics | None = None
+    evaluate: Metrics | None = None
+    data: dict = Field(default_factory=dict)
+    seconds: Seconds = Field(default_factory=Seconds)
+    versions: dict[str, str | None] = Field(default_factory=dict)
+    distribute: dict = Field(default_factory=dict)
+    run_dir: str | None = None
+    started: str | None = None
+    finished: str | None = None
+    pid: int | None = None
+    steps_per_execution: int | None = None
+    resumed: list[dict] = Field(default_factory=list)
+    segments: list[Segment] = Field(default_factory=list)
+    error: str | None = None
+
+    def to_json(self) -> dict:
+        """Plain data for `atomic_write_json` (which writes NaN and infinities as strings)."""
+        data = self.model_dump(exclude_none=False)
+        data["status"] = self.status.value
+        if self.pid is None:
+            data.pop("pid")
+        if self.error is None:
+            data.pop("error")
+        return data
+
+    def begin_segment(self, from_epoch: int, distribute: dict) -> None:
+        """Start this process's stretch of the run: versions and distribute are its own."""
+        self.versions = versions()
+        self.distribute = distribute
+        self.segments.append(
+            Segment(
+                from_epoch=from_epoch, started=now(), versions=self.versions, distribute=distribute
+            )
+        )
+
+
+def now(at: float | None = None) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(at))
+
+
+def versions() -> dict[str, str | None]:
+    """The versions that decide what a run does: cbrun, TensorFlow, Keras, Python."""
+    found = {"cbrun": __version__, "python": platform.python_version()}
+    for package in ("tensorflow", "keras"):
+        try:
+            found[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            found[package] = None
+    return found
+
+
+def summary_table(summary: Summary, best: dict, run_path) -> tuple[Table, str]:
+    """The end-of-run table, and its plain-text form for train.log."""
+    table = Table(title=f"{summary.name}: {summary.status.value}", show_header=True)
+    table.add_column("")
+    table.add_column("value", justify="right")
+    lines = [
+        f"{summary.name}: {summary.status.value} after {summary.epochs_run} epoch(s), "
+        f"{summary.seconds.total:.1f}s"
+    ]
+    rows = [(f"final {key}", _fmt(value)) for key, value in (summary.train or {}).items()]
+    rows += [
+        (f"best {key}", f"{_fmt(value)} (epoch {epoch + 1})")
+        for key, (epoch, value) in best.items()
+    ]
+    rows += [(f"evaluate {key}", _fmt(value)) for key, value in (summary.evaluate or {}).items()]
+    rows.append(("run directory", str(run_path)))
+    for label, value in rows:
+        table.add_row(label, value)
+        lines.append(f"{label}: {value}")
+    return table, "\n".join(lines)
+
+
+def _fmt(value) -> str:
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
