@@ -56,7 +56,7 @@ def test_every_epoch_is_checkpointed_with_history_and_declared_state(tmp_path):
     recorder = RunRecorder(run, [stopper])
     _fit([stopper, recorder])
     names = sorted(p.name for p in (run.path / checkpoints.BACKUP).iterdir())
-    assert names == ["epoch-000002.json", "epoch-000002.npz", "epoch-000003.json", "epoch-000003.npz"]
+    assert names == [f"epoch-00000{e}.{kind}" for e in (2, 3) for kind in ("json", "npz")]
     saved = json.loads((run.path / "backup" / "epoch-000003.json").read_text())
     assert [row["epoch"] for row in saved["history"]] == [0, 1, 2]
     (state,) = saved["callback_states"]
