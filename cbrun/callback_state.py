@@ -133,8 +133,10 @@ def _keras_adapters() -> dict:
         # A function of the epoch; the rate itself is an optimizer variable, checkpointed.
         callbacks.LearningRateScheduler: STATELESS,
         callbacks.TerminateOnNaN: STATELESS,
-        # The EMA weights are optimizer variables; between epochs they are swapped out.
-        callbacks.SwapEMAWeights: STATELESS,
+        # With swap_on_epoch, the checkpoint at an epoch's end holds the EMA weights in
+        # the model (and the trained ones in the optimizer's EMA slots): the resumed
+        # callback must know, or it trains on the EMA weights. Keras keeps it private.
+        callbacks.SwapEMAWeights: KerasState(("_ema_weights_in_model",)),
         callbacks.TensorBoard: TensorBoardState(),
     }
 
