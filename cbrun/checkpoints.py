@@ -103,7 +103,9 @@ def load_latest(run_path: Path, warn) -> Checkpoint | None:
     for path in candidates:
         try:
             state = json.loads(path.read_text(encoding="utf-8"))
-            with np.load(path.with_suffix(".npz"), allow_pickle=False) as npz:
+            # From bytes: np.load leaves its file open when the zip in it is damaged.
+            data = io.BytesIO(path.with_suffix(".npz").read_bytes())
+            with np.load(data, allow_pickle=False) as npz:
                 arrays = {k: npz[k] for k in npz.files}
             if state["epoch"] != int(_NAME.match(path.name).group(1)):
                 raise ValueError("its epoch does not match its name")

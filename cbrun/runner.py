@@ -214,8 +214,15 @@ def _build(spec, run, source, dataset, strategy, cluster, sink, search_paths):
     import tensorflow as tf
 
     keras.utils.set_random_seed(spec.seed)
+    # Process-wide in TensorFlow: set it either way, so that an earlier run in this
+    # process (a test, a notebook) never decides for this one.
     if spec.deterministic:
         tf.config.experimental.enable_op_determinism()
+    else:
+        # Not in TensorFlow's public API, though its twin is (TF >= 2.9 has both).
+        from tensorflow.python.framework.config import disable_op_determinism
+
+        disable_op_determinism()
     with strategy.scope():
         model, optimizer = build_model(spec, dataset.x_train.shape[1:])
     if cluster is not None:

@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -52,7 +53,15 @@ def _train(config: Path, run: Path, fault: str | None = None):
 
 
 def _resume(run: Path, config: Path, *extra):
-    return run_cbrun("train", "--resume", run, *extra, cwd=config.parent)
+    """`cbrun train --resume RUN` in this process: only a run that is killed needs its own
+    (`config` is unused: the run's config.yaml records where its plugins are)."""
+    from click.testing import CliRunner
+
+    from cbrun.cli import cli
+
+    args = ["train", "--resume", str(run), *map(str, extra)]
+    result = CliRunner().invoke(cli, args, catch_exceptions=False)
+    return SimpleNamespace(returncode=result.exit_code, stdout=result.stdout, stderr=result.stderr)
 
 
 def _setup(folder: Path, kill_epoch: int) -> Path:
