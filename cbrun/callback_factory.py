@@ -13,12 +13,12 @@ from cbrun import callback_state
 from cbrun.callbacks.catalog import PATH_ARGUMENTS, callback_registry
 from cbrun.config import RunSpec
 from cbrun.errors import CbrunError, UsageError
+from cbrun.failures import explained_failures
 from cbrun.logsink import LogSink
 from cbrun.plugins import (
     check_allowed,
     check_plugin_arguments,
     ensure_callback_class,
-    explained_failures,
     is_plugin_reference,
     legacy_findings,
     load_plugin,

@@ -216,7 +216,8 @@ def check_plugin(ctx, target, diff):
     Exit codes: 0 nothing breaks (notes may be printed), 1 findings, 2 the file
     cannot be found, read or parsed.
     """
-    from cbrun.migration import check_file, fix_diff, resolve_target
+    from cbrun.migration import check_file, fix_diff
+    from cbrun.plugins import resolve_target
 
     path = resolve_target(target, [Path.cwd()])
     findings = check_file(path)

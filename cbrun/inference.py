@@ -16,8 +16,8 @@ from cbrun.callback_factory import build_callbacks, check_plugins
 from cbrun.config import RunSpec, load_config
 from cbrun.data import Dataset, load_configured
 from cbrun.errors import UsageError
+from cbrun.failures import explained_failures
 from cbrun.logsink import LogSink
-from cbrun.plugins import explained_failures
 from cbrun.rundir import CONFIG, EVALUATE, MODEL, RunDir
 from cbrun.tensorflow_loader import import_tensorflow
 

@@ -21,112 +21,24 @@ from __future__ import annotations
 
 import ast
 import difflib
-import re
-import traceback
 from dataclasses import dataclass, field
-from importlib.machinery import PathFinder
 from pathlib import Path
 
 from cbrun.errors import UsageError
-
-# Keras 3 optimizer classes: `lr=` and `decay=` were removed from all of them.
-OPTIMIZERS = frozenset(
-    "SGD Adam AdamW Adamax Adagrad Adadelta Adafactor Nadam RMSprop Ftrl Lion Lamb Muon"
-    " LossScaleOptimizer".split()
+from cbrun.keras3_changes import (
+    BATCH_HOOK_PREFIXES,
+    GENERATOR_METHODS,
+    KERAS3_BACKEND,
+    NUMPY_MECHANICAL,
+    NUMPY_REMOVED,
+    OPTIMIZERS,
+    RENAMED_METRICS,
+    SESSION_ERA,
+    SESSION_FIX,
+    TF1_NAMES,
+    VALUE_FIX,
 )
-
-# What Keras 3's own `keras.backend` still has (3.15); anything else there is gone.
-KERAS3_BACKEND = frozenset(
-    "backend clear_session epsilon floatx get_uid image_data_format is_float_dtype is_int_dtype"
-    " is_keras_tensor result_type set_epsilon set_floatx set_image_data_format"
-    " standardize_dtype".split()
-)
-
-# Graph-and-session calls of TF 1 / Keras 2 that `tf.keras.backend` no longer has.
-SESSION_ERA = frozenset(
-    "get_session set_session get_graph placeholder function learning_phase set_learning_phase"
-    " manual_variable_initialization symbolic is_placeholder".split()
-)
-# TF 1 names removed from the top-level `tf` namespace in TF 2.
-TF1_NAMES = frozenset(
-    "Session InteractiveSession placeholder global_variables_initializer get_default_graph"
-    " reset_default_graph variable_scope get_variable ConfigProto".split()
-)
-
-# NumPy names removed in NumPy 2 (or before, in 1.20-1.24): name -> what to write.
-# A replacement starting with "np." keeps the module alias the code already uses.
-NUMPY_REMOVED = {
-    "Inf": "np.inf",
-    "Infinity": "np.inf",
-    "infty": "np.inf",
-    "PINF": "np.inf",
-    "NINF": "-np.inf",
-    "NaN": "np.nan",
-    "NAN": "np.nan",
-    "PZERO": "0.0",
-    "NZERO": "-0.0",
-    "float": "float",
-    "int": "int",
-    "bool": "bool",
-    "object": "object",
-    "str": "str",
-    "unicode": "str",
-    "long": "int",
-    "float_": "np.float64",
-    "complex_": "np.complex128",
-    "cfloat": "np.complex128",
-    "longfloat": "np.longdouble",
-    "singlecomplex": "np.complex64",
-    "longcomplex": "np.clongdouble",
-    "clongfloat": "np.clongdouble",
-    "unicode_": "np.str_",
-    "string_": "np.bytes_",
-    "int0": "np.intp",
-    "uint0": "np.uintp",
-    "bool8": "np.bool_",
-    "product": "np.prod",
-    "cumproduct": "np.cumprod",
-    "alltrue": "np.all",
-    "sometrue": "np.any",
-    "round_": "np.round",
-    "trapz": "np.trapezoid",
-    "in1d": "np.isin",
-    "row_stack": "np.vstack",
-    "msort": "np.sort(a, axis=0)",
-    "asfarray": "np.asarray(a, dtype=float)",
-    "mat": "np.asmatrix",
-    "issubclass_": "issubclass",
-    "find_common_type": "np.result_type",
-    "cast": "np.asarray(x, dtype=...)",
-    "source": "inspect.getsource",
-    "who": "an IDE's variable view",
-    "lookfor": "the documentation search",
-    "safe_eval": "ast.literal_eval",
-    "deprecate": "warnings.warn",
-    "set_string_function": "np.set_printoptions(formatter=...)",
-}
-# Those whose replacement is a drop-in name or number, applied by `--diff`.
-_DROP_IN = re.compile(r"-?(np\.)?[A-Za-z_]\w*|-?\d+\.\d+")
-_NUMPY_MECHANICAL = {name for name, new in NUMPY_REMOVED.items() if _DROP_IN.fullmatch(new)}
-
-BATCH_HOOK_PREFIXES = ("on_batch_", "on_train_batch_", "on_test_batch_", "on_predict_batch_")
-GENERATOR_METHODS = {
-    "fit_generator": "fit",
-    "evaluate_generator": "evaluate",
-    "predict_generator": "predict",
-}
-RENAMED_METRICS = {"acc": "accuracy", "val_acc": "val_accuracy"}
-
-
-@dataclass(frozen=True)
-class Edit:
-    """Replace the text from (line, col) to (end_line, end_col) by `text` (0-based cols)."""
-
-    line: int
-    col: int
-    end_line: int
-    end_col: int
-    text: str
+from cbrun.source_edits import Edit, SourceText
 
 
 @dataclass(frozen=True)
@@ -161,8 +73,7 @@ class _Checker(ast.NodeVisitor):
 
     def __init__(self, path: str, text: str):
         self.path = path
-        self.text = text
-        self.lines = text.splitlines()
+        self.source = SourceText(text)
         self.aliases: dict[str, str] = {}  # local name -> dotted module or object path
         self.findings: list[Finding] = []
         self._rewritten: set[int] = set()  # nodes inside a larger mechanical fix
@@ -170,51 +81,13 @@ class _Checker(ast.NodeVisitor):
 
     # -- positions ---------------------------------------------------------------
 
-    def _char_col(self, line: int, byte_col: int) -> int:
-        """ast columns count UTF-8 bytes; people count characters."""
-        text = self.lines[line - 1] if 0 < line <= len(self.lines) else ""
-        return len(text.encode("utf-8")[:byte_col].decode("utf-8", errors="replace"))
-
-    def _edit(self, line, byte_col, end_line, end_byte_col, text, expect=None) -> Edit | None:
-        col, end_col = self._char_col(line, byte_col), self._char_col(end_line, end_byte_col)
-        if expect is not None and (line != end_line or self.lines[line - 1][col:end_col] != expect):
-            return None  # the source is laid out in a way we do not rewrite safely
-        return Edit(line, col, end_line, end_col, text)
-
     def _add(self, node, message, fix, *, severity="error", edit=None, at=None) -> None:
         """A finding at `node`'s start, or at `at` = (line, byte column)."""
         line, byte_col = at or (node.lineno, node.col_offset)
-        column = self._char_col(line, byte_col) + 1
+        column = self.source.char_col(line, byte_col) + 1
         self.findings.append(
             Finding(self.path, line, column, message, fix, severity=severity, edit=edit)
         )
-
-    @staticmethod
-    def _attr_start(node: ast.Attribute) -> tuple[int, int]:
-        """Where the attribute's name begins: `x.lr` -> the `l`."""
-        return node.end_lineno, node.end_col_offset - len(node.attr.encode("utf-8"))
-
-    def _attr_edit(self, node: ast.Attribute, new: str) -> Edit | None:
-        """Rename the attribute name at the end of `node` (`x.lr` -> `x.learning_rate`)."""
-        line, start = self._attr_start(node)
-        return self._edit(line, start, line, node.end_col_offset, new, expect=node.attr)
-
-    def _node_edit(self, node: ast.AST, new: str) -> Edit | None:
-        if node.lineno != node.end_lineno:
-            return None
-        old = ast.get_source_segment(self.text, node)
-        return self._edit(
-            node.lineno, node.col_offset, node.end_lineno, node.end_col_offset, new, expect=old
-        )
-
-    def _string_edit(self, node: ast.Constant, new: str) -> Edit | None:
-        """Replace a string literal's content, keeping its quotes."""
-        if node.lineno != node.end_lineno:
-            return None
-        old = ast.get_source_segment(self.text, node) or ""
-        if len(old) < 2 or old[-1] not in "'\"" or old[1:-1] != node.value:
-            return None
-        return self._node_edit(node, old[0] + new + old[-1])
 
     # -- names -------------------------------------------------------------------
 
@@ -254,7 +127,7 @@ class _Checker(ast.NodeVisitor):
                     f"use {NUMPY_REMOVED[alias.name]}",
                 )
             if node.module.endswith("keras.backend") and alias.name in SESSION_ERA:
-                self._add(node, f"{full} is gone with TF 1 sessions", _SESSION_FIX)
+                self._add(node, f"{full} is gone with TF 1 sessions", SESSION_FIX)
 
     # -- hooks -------------------------------------------------------------------
 
@@ -276,11 +149,11 @@ class _Checker(ast.NodeVisitor):
         elif name and name.startswith("keras.backend.") and name.count(".") == 2:
             attr = name.rsplit(".", 1)[1]
             if attr in ("get_value", "batch_get_value", "batch_set_value"):
-                self._add(node, f"keras.backend.{attr} does not exist in Keras 3", _VALUE_FIX)
+                self._add(node, f"keras.backend.{attr} does not exist in Keras 3", VALUE_FIX)
             elif attr == "set_value":
                 pass  # reported with its fix by visit_Call
             elif attr in SESSION_ERA:
-                self._add(node, f"keras.backend.{attr} is gone with TF 1 sessions", _SESSION_FIX)
+                self._add(node, f"keras.backend.{attr} is gone with TF 1 sessions", SESSION_FIX)
             elif attr not in KERAS3_BACKEND:
                 self._add(
                     node,
@@ -290,10 +163,10 @@ class _Checker(ast.NodeVisitor):
         elif name and name.startswith("tensorflow.keras.backend.") and name.count(".") == 3:
             attr = name.rsplit(".", 1)[1]
             if attr in SESSION_ERA:
-                self._add(node, f"tf.keras.backend.{attr} is gone with TF 1 sessions", _SESSION_FIX)
+                self._add(node, f"tf.keras.backend.{attr} is gone with TF 1 sessions", SESSION_FIX)
         elif name and name.startswith("tensorflow.") and name.count(".") == 1:
             if node.attr in TF1_NAMES:
-                self._add(node, f"tf.{node.attr} is TensorFlow 1 API", _SESSION_FIX)
+                self._add(node, f"tf.{node.attr} is TensorFlow 1 API", SESSION_FIX)
         if node.attr == "lr" and _is_optimizer(node.value):
             self._optimizer_lr(node)
         elif node.attr in GENERATOR_METHODS:
@@ -302,8 +175,8 @@ class _Checker(ast.NodeVisitor):
                 node,
                 f"Model.{node.attr} was removed in Keras 3",
                 f"use .{new}(), which takes generators and tf.data datasets",
-                edit=self._attr_edit(node, new),
-                at=self._attr_start(node),
+                edit=self.source.attr_edit(node, new),
+                at=self.source.attr_start(node),
             )
         elif node.attr == "stop_training" and isinstance(node.ctx, ast.Store):
             if self._batch_hook is not None:
@@ -323,7 +196,7 @@ class _Checker(ast.NodeVisitor):
             return
         alias = self._numpy_alias_text(node)
         new_text = new.replace("np.", f"{alias}.")
-        edit = self._node_edit(node, new_text) if attr in _NUMPY_MECHANICAL else None
+        edit = self.source.node_edit(node, new_text) if attr in NUMPY_MECHANICAL else None
         self._add(node, f"{alias}.{attr} was removed in NumPy 2", f"use {new_text}", edit=edit)
 
     def _optimizer_lr(self, node: ast.Attribute) -> None:
@@ -334,8 +207,8 @@ class _Checker(ast.NodeVisitor):
         else:
             message = f"{where}.lr does not exist on Keras 3 optimizers"
             fix = f"use {where}.learning_rate"
-        edit = None if id(node) in self._rewritten else self._attr_edit(node, "learning_rate")
-        self._add(node, message, fix, edit=edit, at=self._attr_start(node))
+        edit = None if id(node) in self._rewritten else self.source.attr_edit(node, "learning_rate")
+        self._add(node, message, fix, edit=edit, at=self.source.attr_start(node))
 
     def visit_Call(self, node: ast.Call) -> None:
         name = self.dotted(node.func) or ""
@@ -343,7 +216,7 @@ class _Checker(ast.NodeVisitor):
         if last in OPTIMIZERS:
             for keyword in node.keywords:
                 if keyword.arg == "lr":
-                    edit = self._edit(
+                    edit = self.source.edit(
                         keyword.lineno,
                         keyword.col_offset,
                         keyword.lineno,
@@ -371,7 +244,7 @@ class _Checker(ast.NodeVisitor):
                     attr,
                     f"{last}(..., 'lr'): Keras 3 optimizers have no attribute lr",
                     "use 'learning_rate'",
-                    edit=self._string_edit(attr, "learning_rate"),
+                    edit=self.source.string_edit(attr, "learning_rate"),
                 )
         if name.endswith("keras.backend.set_value") and len(node.args) == 2:
             self._set_value(node, name)
@@ -386,18 +259,18 @@ class _Checker(ast.NodeVisitor):
         """`K.set_value(v, x)` -> `v.assign(x)` (Keras 3 variables have a string dtype,
         which the legacy `tf.keras.backend.set_value` cannot read)."""
         variable, value = node.args
-        target = ast.get_source_segment(self.text, variable)
+        target = ast.get_source_segment(self.source.text, variable)
         if isinstance(variable, ast.Attribute) and variable.attr == "lr":
             self._rewritten.add(id(variable))
             target = target[: -len("lr")] + "learning_rate"
-        new = f"{target}.assign({ast.get_source_segment(self.text, value)})"
+        new = f"{target}.assign({ast.get_source_segment(self.source.text, value)})"
         where = "keras.backend" if name.startswith("keras.") else "tf.keras.backend"
         self._add(
             node,
             f"{where}.set_value fails on Keras 3 variables"
             + (" (it does not exist there)" if where == "keras.backend" else ""),
             f"write {new}",
-            edit=self._node_edit(node, new),
+            edit=self.source.node_edit(node, new),
         )
 
     def visit_Subscript(self, node: ast.Subscript) -> None:
@@ -425,15 +298,8 @@ class _Checker(ast.NodeVisitor):
                 node,
                 f"'{node.value}' is never logged: Keras 3 names the metric '{new}'",
                 f"use '{new}'",
-                edit=self._string_edit(node, new),
+                edit=self.source.string_edit(node, new),
             )
-
-
-_VALUE_FIX = (
-    "read with float(variable) or keras.ops.convert_to_numpy(variable), "
-    "write with variable.assign(value)"
-)
-_SESSION_FIX = "Keras 3 runs eagerly or in tf.function: drop sessions, graphs and placeholders"
 
 
 def _is_optimizer(node: ast.AST) -> bool:
@@ -485,16 +351,7 @@ def check_file(path: Path) -> list[Finding]:
 
 def apply_fixes(text: str, findings: list[Finding]) -> str:
     """`text` with every mechanical fix applied (edits never overlap: each is one token)."""
-    lines = text.splitlines(keepends=True)
-    edits = sorted(
-        {f.edit for f in findings if f.edit is not None},
-        key=lambda e: (e.line, e.col),
-        reverse=True,
-    )
-    for edit in edits:
-        line = lines[edit.line - 1]
-        lines[edit.line - 1] = line[: edit.col] + edit.text + line[edit.end_col :]
-    return "".join(lines)
+    return SourceText(text).apply(f.edit for f in findings if f.edit is not None)
 
 
 def fix_diff(path: Path) -> str:
@@ -509,86 +366,3 @@ def fix_diff(path: Path) -> str:
             tofile=f"{path} (fixed)",
         )
     )
-
-
-def module_source(name: str, search_paths=()) -> Path:
-    """The source file of module `name`, found the way `import` would, without importing.
-
-    Looks in `search_paths` first, then `sys.path`. Finding a submodule reads
-    the parent package's folder, never runs its `__init__`.
-
-    Raises:
-        UsageError: no such module, or it has no Python source.
-    """
-    import sys
-
-    locations = [str(p) for p in search_paths] + sys.path
-    spec = None
-    parts = name.split(".")
-    for depth in range(1, len(parts) + 1):
-        spec = PathFinder.find_spec(".".join(parts[:depth]), locations)
-        if spec is None:
-            raise UsageError(f"{name}: no such module (looked in {', '.join(locations[:3])}, …)")
-        locations = list(spec.submodule_search_locations or [])
-    origin = spec.origin if spec else None
-    if not origin or not origin.endswith(".py"):
-        raise UsageError(f"{name}: no Python source to check ({origin or 'a namespace package'})")
-    return Path(origin)
-
-
-def resolve_target(target: str, search_paths=()) -> Path:
-    """A file path as given, or else a module name (`pkg.mod`, `pkg.mod:Class`)."""
-    path = Path(target)
-    if path.suffix == ".py" or path.exists():
-        if not path.is_file():
-            raise UsageError(f"{target}: no such file")
-        return path
-    return module_source(target.partition(":")[0], search_paths)
-
-
-# -- at run time ------------------------------------------------------------------------
-
-
-def explain_plugin_failure(exc: BaseException, plugin_files) -> str | None:
-    """One line for an exception raised inside a plugin's own code, or None.
-
-    Names the innermost frame in one of `plugin_files`, what was raised, and the
-    fix when the line holds an idiom this module knows.
-    """
-    files = {str(Path(f).resolve()) for f in plugin_files}
-    frames = [
-        frame
-        for frame in traceback.extract_tb(exc.__traceback__)
-        if str(Path(frame.filename).resolve()) in files
-    ]
-    if not frames:
-        return None
-    frame = frames[-1]
-    said = str(exc).splitlines()[0] if str(exc) else ""
-    line = f"plugin {frame.filename}:{frame.lineno}: {type(exc).__name__}: {said}".rstrip(": ")
-    cause = _cause(Path(frame.filename), frame.lineno)
-    return f"{line} — {cause}" if cause else line
-
-
-def _cause(path: Path, lineno: int) -> str | None:
-    """The fix for the idiom on `lineno`, else for the first one in its function."""
-    try:
-        text = read_source(path)
-        findings = check_source(text, str(path))
-    except (UsageError, SyntaxError):
-        return None
-    errors = [f for f in findings if f.severity == "error"]
-    here = [f for f in errors if f.line == lineno]
-    if here:
-        return here[0].fix
-    functions = [
-        node
-        for node in ast.walk(ast.parse(text))
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
-        and node.lineno <= lineno <= node.end_lineno
-    ]
-    if not functions:
-        return None
-    inner = max(functions, key=lambda node: node.lineno)
-    near = [f for f in errors if inner.lineno <= f.line <= inner.end_lineno]
-    return f"line {near[0].line}: {near[0].message}: {near[0].fix}" if near else None

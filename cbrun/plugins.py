@@ -11,14 +11,14 @@ is imported must be a `keras.callbacks.Callback` subclass.
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import inspect
 import sys
+from importlib.machinery import PathFinder
 from pathlib import Path
 
-from cbrun.errors import CbrunError, PluginError, PluginFailed, UsageError
-from cbrun.migration import check_file, explain_plugin_failure, module_source
+from cbrun.errors import PluginError, UsageError
+from cbrun.migration import check_file
 from cbrun.registry import Registry, describe, did_you_mean
 
 # Never importable as plugins, whatever the allow-list says.
@@ -139,33 +139,37 @@ def register_callback(cls=None, *, name: str | None = None):
     return decorate(cls) if cls is not None else decorate
 
 
-# Callbacks from these packages are cbrun's and Keras's own, never a user's plugin.
-_NOT_PLUGINS = ("cbrun", "keras", "tensorflow")
+def module_source(name: str, search_paths=()) -> Path:
+    """The source file of module `name`, found the way `import` would, without importing.
+
+    Looks in `search_paths` first, then `sys.path`. Finding a submodule reads
+    the parent package's folder, never runs its `__init__`.
+
+    Raises:
+        UsageError: no such module, or it has no Python source.
+    """
+    locations = [str(p) for p in search_paths] + sys.path
+    spec = None
+    parts = name.split(".")
+    for depth in range(1, len(parts) + 1):
+        spec = PathFinder.find_spec(".".join(parts[:depth]), locations)
+        if spec is None:
+            raise UsageError(f"{name}: no such module (looked in {', '.join(locations[:3])}, …)")
+        locations = list(spec.submodule_search_locations or [])
+    origin = spec.origin if spec else None
+    if not origin or not origin.endswith(".py"):
+        raise UsageError(f"{name}: no Python source to check ({origin or 'a namespace package'})")
+    return Path(origin)
 
 
-def plugin_source_files(classes) -> set[str]:
-    """The source files of the user plugin classes among callback `classes`."""
-    files = set()
-    for cls in classes:
-        path = getattr(sys.modules.get(cls.__module__), "__file__", None)
-        if path and cls.__module__.split(".")[0] not in _NOT_PLUGINS:
-            files.add(path)
-    return files
-
-
-@contextlib.contextmanager
-def explained_failures(classes):
-    """Turn an exception raised in the own code of one of the callback `classes`
-    (a user's plugin) into one `PluginFailed` line."""
-    try:
-        yield
-    except CbrunError:
-        raise
-    except Exception as error:
-        said = explain_plugin_failure(error, plugin_source_files(classes))
-        if said is None:
-            raise
-        raise PluginFailed(said) from error
+def resolve_target(target: str, search_paths=()) -> Path:
+    """A file path as given, or else a module name (`pkg.mod`, `pkg.mod:Class`)."""
+    path = Path(target)
+    if path.suffix == ".py" or path.exists():
+        if not path.is_file():
+            raise UsageError(f"{target}: no such file")
+        return path
+    return module_source(target.partition(":")[0], search_paths)
 
 
 def legacy_findings(references, search_paths=()) -> list:

@@ -67,3 +67,13 @@ def resume_spec(run: RunDir, spec: RunSpec | None) -> RunSpec:
             f"fit.epochs can only grow on resume ({saved.fit.epochs} -> {spec.fit.epochs})"
         )
     return spec
+
+
+def self_contained(spec: RunSpec, allow_plugins, search_paths) -> RunSpec:
+    """The spec as the run's config.yaml records it: paths absolute, and the plugins
+    allowed with `--allow-plugin` and the folders they were found in, so that the
+    printed `--resume` line, evaluate and predict work from any folder."""
+    spec = absolute_paths(spec)
+    plugins = list(dict.fromkeys([*spec.plugins, *allow_plugins]))
+    paths = [*spec.plugin_paths, *(str(Path(p).resolve()) for p in search_paths)]
+    return spec.model_copy(update={"plugins": plugins, "plugin_paths": list(dict.fromkeys(paths))})

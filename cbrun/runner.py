@@ -36,7 +36,7 @@ from cbrun.logsink import LogSink
 from cbrun.models import build_model, compile_model
 from cbrun.multi_worker import adapt as adapt_for_multi_worker
 from cbrun.multi_worker import cluster_from_env
-from cbrun.resume import absolute_paths, open_unfinished, resume_spec
+from cbrun.resume import open_unfinished, resume_spec, self_contained
 from cbrun.rundir import CONFIG, LOG, SUMMARY, TRACE, RunDir
 from cbrun.signals import StopSignals
 from cbrun.summary import RunStatus, Summary, now, summary_table
@@ -114,7 +114,7 @@ def train(
     source = open_unfinished(resume) if resume is not None else None
     if source is not None:
         spec = resume_spec(source, spec)
-    spec = _self_contained(spec, allow_plugins, search_paths)
+    spec = self_contained(spec, allow_plugins, search_paths)
     training = _prepare(spec, source, sink, runs_dir=runs_dir, run_dir=run_dir, verbose=verbose)
     training.log_every = log_every
     if trace_batches is not None:
@@ -137,16 +137,6 @@ def _refuse_capping_environment() -> None:
             "cut every epoch or the run short; unset it and use --set fit.epochs=N or "
             "--set fit.steps_per_epoch=N"
         )
-
-
-def _self_contained(spec: RunSpec, allow_plugins, search_paths) -> RunSpec:
-    """The spec as the run's config.yaml records it: paths absolute, and the plugins
-    allowed with `--allow-plugin` and the folders they were found in, so that the
-    printed `--resume` line, evaluate and predict work from any folder."""
-    spec = absolute_paths(spec)
-    plugins = list(dict.fromkeys([*spec.plugins, *allow_plugins]))
-    paths = [*spec.plugin_paths, *(str(Path(p).resolve()) for p in search_paths)]
-    return spec.model_copy(update={"plugins": plugins, "plugin_paths": list(dict.fromkeys(paths))})
 
 
 def _prepare(spec: RunSpec, source, sink, *, runs_dir, run_dir, verbose) -> _Training:
@@ -244,25 +234,24 @@ def _build(spec, run, source, dataset, strategy, cluster, sink, search_paths):
 
 
 def _start_summary(spec, run, dataset, strategy, started, in_place, first_epoch) -> Summary:
-    """A new run's summary, or the resumed run's with a new segment."""
+    """A new run's summary, or the resumed run's, with this process's segment begun."""
     if in_place:
         summary = run.summary()
-        summary.resumed.append({"at_epoch": first_epoch, "time": now()})
     else:
         summary = Summary(
             status=RunStatus.RUNNING, name=spec.name, run_dir=str(run.path), started=now(started)
         )
-    summary.status, summary.data, summary.pid = (
-        RunStatus.RUNNING,
-        dataset.info.to_dict(),
-        os.getpid(),
-    )
     distribute = {
         "strategy": spec.distribute.strategy,
         "replicas": strategy.num_replicas_in_sync,
         "global_batch": spec.fit.batch_size,
     }
-    summary.begin_segment(first_epoch, distribute)
+    summary.running(
+        pid=os.getpid(),
+        data=dataset.info.to_dict(),
+        from_epoch=first_epoch,
+        distribute=distribute,
+    )
     return summary
 
 
@@ -380,16 +369,9 @@ def _fit_status(training: _Training, recorder, stop) -> RunStatus:
 def _write_summary(training: _Training, recorder, status, evaluation, error) -> None:
     """Write `history.csv` and the final `summary.json` (whatever the status)."""
     run, summary = training.run, training.summary
-    last = {k: v for k, v in (recorder.history or [{}])[-1].items() if k != "epoch"}
-    summary.status = status
-    summary.epochs_run = len(recorder.history)
-    summary.train = last or None
-    summary.evaluate = evaluation
-    summary.seconds.total = round(summary.seconds.total + time.time() - training.started, 3)
-    summary.seconds.epochs = [round(s, 4) for s in recorder.epoch_seconds]
-    summary.finished = now()
-    summary.pid = None
-    summary.error = error
+    elapsed = time.time() - training.started
+    summary.finish(status, recorder.history, recorder.epoch_seconds, elapsed)
+    summary.evaluate, summary.error = evaluation, error
     try:
         run.write_history(recorder.history)
         run.write_json(SUMMARY, summary.to_json())

@@ -101,6 +101,24 @@ class Summary(BaseModel):
             data.pop("error")
         return data
 
+    def running(self, *, pid: int, data: dict, from_epoch: int, distribute: dict) -> None:
+        """This process takes the run on (first, or on resume): a new segment begins."""
+        if from_epoch or self.segments:
+            self.resumed.append({"at_epoch": from_epoch, "time": now()})
+        self.status, self.pid, self.data = RunStatus.RUNNING, pid, data
+        self.begin_segment(from_epoch, distribute)
+
+    def finish(self, status: RunStatus, history: list, epoch_seconds: list, elapsed: float):
+        """The run's end (whatever it was): status, epochs, the last epoch's metrics, time."""
+        last = {k: v for k, v in (history or [{}])[-1].items() if k != "epoch"}
+        self.status = status
+        self.epochs_run = len(history)
+        self.train = last or None
+        self.seconds.total = round(self.seconds.total + elapsed, 3)
+        self.seconds.epochs = [round(s, 4) for s in epoch_seconds]
+        self.finished = now()
+        self.pid = None
+
     def begin_segment(self, from_epoch: int, distribute: dict) -> None:
         """Start this process's stretch of the run: versions and distribute are its own."""
         self.versions = versions()

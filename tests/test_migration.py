@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from cbrun.migration import apply_fixes, check_file, check_source, module_source
+from cbrun.migration import apply_fixes, check_file, check_source
+from cbrun.plugins import module_source
 
 from .conftest import run_cbrun
 
@@ -329,7 +330,7 @@ def test_a_legacy_plugin_warns_before_training_and_fails_in_one_line(tiny_config
 
 def test_a_fix_in_another_line_of_the_failing_hook_is_named(tmp_path):
     """The guide's scheduler raises its own ValueError on line 106; the idiom is on 105."""
-    from cbrun.migration import explain_plugin_failure
+    from cbrun.failures import explain_plugin_failure
 
     plugin = tmp_path / "sched.py"
     shutil.copy(LEGACY / "guide_callbacks.py", plugin)

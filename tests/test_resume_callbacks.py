@@ -192,3 +192,37 @@ BASELINE_SHOWS = {
     "LearningRateScheduler": lambda s, lr: len(set(lr[KILL_AFTER_EPOCH:])) > 1,
     "ScheduledLearningRate": lambda s, lr: len(set(lr[KILL_AFTER_EPOCH:])) > 1,
 }
+
+
+def test_a_plugin_without_state_is_resumed_fresh_and_said_so_once(tmp_path, cli, monkeypatch):
+    config = _work(tmp_path / "work", "a plugin's get_state/set_state")
+    config.write_text(config.read_text().replace("EpochCounter", "ForgetfulCounter"))
+    run = config.parent / "run"
+    assert run_cbrun("train", config, "--run-dir", run).returncode == -9
+    monkeypatch.chdir(tmp_path)
+    resumed = cli("train", "--resume", run)
+    assert resumed.exit_code == 0, resumed.output
+    said = [line for line in resumed.stdout.splitlines() if "declare no state" in line]
+    assert said == [
+        "resume: ForgetfulCounter, KillSwitch declare no state (get_state/set_state) and start "
+        "fresh; their decisions may differ from an uninterrupted run's"
+    ]
+    # Epochs 3 to 7 only: the two before the kill were forgotten.
+    assert (run / "count.txt").read_text() == "5"
+    summary = json.loads((run / "summary.json").read_text())
+    assert [s["from_epoch"] for s in summary["segments"]] == [0, KILL_AFTER_EPOCH]
+    assert all(s["versions"]["keras"] == keras.__version__ for s in summary["segments"])
+    # evaluate and predict find the run's plugins from here too.
+    assert cli("evaluate", run, "--json").exit_code == 0
+    assert cli("predict", run, "--count", 2, "--json").exit_code == 0
+
+
+def test_environment_that_would_cut_the_run_short_is_refused(tiny_config, cli, monkeypatch):
+    monkeypatch.setenv("KERAS_MAX_EPOCHS", "1")
+    result = cli("train", tiny_config(), "--runs-dir", tiny_config().parent / "runs")
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "Error: KERAS_MAX_EPOCHS=1 is set: Keras would silently cut every epoch or the run "
+        "short; unset it and use --set fit.epochs=N or --set fit.steps_per_epoch=N\n"
+    )
+    assert not (tiny_config().parent / "runs").exists()

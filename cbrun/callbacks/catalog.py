@@ -47,6 +47,9 @@ CBRUN = {
     "CustomCallback": "cbrun.callbacks.tracing:CustomCallback",
 }
 UNAVAILABLE = {
+    "BackupAndRestore": "cbrun makes every run resumable itself (cbrun train --resume RUN_DIR), "
+    "with each callback's state, which BackupAndRestore does not keep; two restores would "
+    "compete. Remove it",
     "RemoteMonitor": "it posts every epoch to an HTTP server; cbrun runs offline and "
     "sends nothing over the network from a config",
     "LambdaCallback": "its arguments are Python functions, which YAML cannot hold; "
