@@ -197,6 +197,19 @@ def list_callbacks(name, as_json):
         listing.show_entry(console, entry)
 
 
+@cli.command()
+def schema():
+    """Print the JSON Schema of a config: every section, and the arguments of every
+    callback, model, layer, optimizer, loss and metric, with defaults and descriptions.
+
+    Save it (`cbrun schema > cbrun.schema.json`) and point an editor at it with a first
+    line `# yaml-language-server: $schema=cbrun.schema.json` for completion and checks.
+    """
+    from cbrun.schema import json_schema
+
+    click.echo(json.dumps(json_schema(), indent=1, sort_keys=True))
+
+
 @cli.command("check-plugin")
 @click.argument("target", metavar="PATH_OR_MODULE")
 @click.option(
@@ -231,22 +244,6 @@ def check_plugin(ctx, target, diff):
     ctx.exit(1 if errors else 0)
 
 
-def _target_spec(target: Path, overrides, model):
-    """A run folder (its config and model) or a config file (then --model is needed)."""
-    from cbrun.config import load_config
-    from cbrun.errors import UsageError
-    from cbrun.inference import open_run
-    from cbrun.rundir import MODEL
-
-    looks_like_config = target.is_file() or target.suffix in (".yaml", ".yml")
-    if not looks_like_config:
-        run, spec = open_run(target, overrides, finished=model is None)
-        return run, spec, Path(model) if model else run.file(MODEL)
-    if model is None:
-        raise UsageError(f"{target} is a config file: give the model to evaluate with --model")
-    return None, load_config(target, list(overrides)), Path(model)
-
-
 @cli.command()
 @click.argument("target", metavar="RUN_DIR|CONFIG", type=click.Path(path_type=Path))
 @click.option(
@@ -265,8 +262,9 @@ def evaluate(target, model, overrides, as_json, allow_plugins):
     """
     from cbrun import views
     from cbrun.inference import evaluate as run_evaluate
+    from cbrun.inference import evaluation_target
 
-    run, spec, model_path = _target_spec(target, overrides, model)
+    run, spec, model_path = evaluation_target(target, overrides, model)
     sink = _sink(quiet=as_json)
     results = run_evaluate(
         spec,

@@ -47,6 +47,11 @@ class TrainingFailed(CbrunError):
     """TensorFlow refused the run's data, model or loss while training (exit 1)."""
 
 
+class TrainingRefused(UsageError):
+    """TensorFlow refused the config's data, model or loss before a first epoch ended:
+    a config mistake that only TensorFlow could see (exit 2, the run folder removed)."""
+
+
 class RunInterrupted(CbrunError):
     """A second Ctrl-C (or SIGTERM) while a stopping run was winding down (exit 130 or 143)."""
 

@@ -15,15 +15,19 @@ import sys
 import traceback
 from pathlib import Path
 
-from cbrun.errors import CbrunError, PluginFailed, TrainingFailed, UsageError
+from cbrun.errors import CbrunError, PluginFailed, TrainingFailed, TrainingRefused, UsageError
 from cbrun.logsink import LogSink
 from cbrun.migration import check_source, read_source
 
 
 def training_failure(
-    exc: Exception, callbacks, sink: LogSink, log_path, verbose: bool
+    exc: Exception, callbacks, sink: LogSink, log_path, verbose: bool, nothing_trained: bool
 ) -> CbrunError | None:
-    """The one-line error for `exc`, with its traceback logged; None for a bug."""
+    """The one-line error for `exc`, with its traceback logged; None for a bug.
+
+    TensorFlow refusing a run that has not finished one epoch is the config's or the
+    data's mistake: `TrainingRefused` (exit 2; the caller removes the run folder).
+    """
     import tensorflow as tf
 
     plugin = explain_plugin_failure(exc, plugin_source_files(type(cb) for cb in callbacks))
@@ -36,7 +40,13 @@ def training_failure(
     where = f"(traceback in {log_path})"
     if plugin is not None:
         return PluginFailed(f"{plugin} {where}")
-    return TrainingFailed(f"training failed: {_what_tensorflow_said(exc)} {where}")
+    said = _what_tensorflow_said(exc)
+    if nothing_trained:
+        return TrainingRefused(
+            f"TensorFlow refused the config's data, model or loss: {said} (nothing was trained "
+            "and the run folder is removed; --verbose prints the traceback)"
+        )
+    return TrainingFailed(f"training failed: {said} {where}")
 
 
 def _what_tensorflow_said(exc) -> str:

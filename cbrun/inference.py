@@ -28,6 +28,17 @@ def open_run(target: Path, overrides=(), *, finished: bool = True) -> tuple[RunD
     return run, load_config(run.file(CONFIG), list(overrides))
 
 
+def evaluation_target(target: Path, overrides, model):
+    """A run folder (its config and model) or a config file (then --model is needed)."""
+    looks_like_config = target.is_file() or target.suffix in (".yaml", ".yml")
+    if not looks_like_config:
+        run, spec = open_run(target, overrides, finished=model is None)
+        return run, spec, Path(model) if model else run.file(MODEL)
+    if model is None:
+        raise UsageError(f"{target} is a config file: give the model to evaluate with --model")
+    return None, load_config(target, list(overrides)), Path(model)
+
+
 def load_model(path: Path):
     """A `.keras` model loaded with Keras's safe mode on; anything else is refused."""
     path = Path(path)

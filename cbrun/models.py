@@ -135,10 +135,15 @@ def sequential(input_shape, num_classes, layers: list = ()):
 
 
 def build_optimizer(name: str, args: dict):
-    """A Keras optimizer from its config name and arguments."""
+    """A Keras optimizer from its config name and arguments; a `learning_rate` given as
+    `{name, args}` is a `keras.optimizers.schedules` class."""
     import keras
 
     cls = getattr(keras.optimizers, OPTIMIZERS[name.lower()])
+    rate = args.get("learning_rate")
+    if isinstance(rate, dict):
+        schedule = getattr(keras.optimizers.schedules, rate["name"])
+        args = {**args, "learning_rate": schedule(**rate.get("args", {}))}
     try:
         return cls(**args)
     except (TypeError, ValueError) as error:
@@ -161,11 +166,17 @@ def build_model(spec, input_shape, num_classes: int = 10):
 
 def compile_model(spec, model, optimizer, steps_per_execution: int = 1) -> None:
     """Compile with the config's loss and metrics; Keras's refusals become one line."""
+    import keras
+
+    def named(module, item):
+        """A name as Keras takes it, or `{name, args}` as an instance of that class."""
+        return item if isinstance(item, str) else getattr(module, item.name)(**item.args)
+
     try:
         model.compile(
             optimizer=optimizer,
-            loss=spec.compile.loss,
-            metrics=list(spec.compile.metrics),
+            loss=named(keras.losses, spec.compile.loss),
+            metrics=[named(keras.metrics, m) for m in spec.compile.metrics],
             jit_compile=spec.compile.jit_compile,
             steps_per_execution=steps_per_execution,
         )

@@ -23,38 +23,12 @@ from __future__ import annotations
 import difflib
 import importlib
 import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from cbrun.errors import UsageError
 
 REQUIRED = "<required>"
-
-# The type names an argument table may use, and what each accepts. `float`
-# takes an int too (0 is a fine min_delta); nothing numeric takes a bool.
-_TYPE_CHECKS: dict[str, Callable[[object], bool]] = {
-    "any": lambda v: True,
-    "bool": lambda v: isinstance(v, bool),
-    "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
-    "float": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
-    "str": lambda v: isinstance(v, str),
-    "list": lambda v: isinstance(v, list),
-    "mapping": lambda v: isinstance(v, dict),
-    "null": lambda v: v is None,
-}
-
-
-def type_accepts(type_name: str, value: object) -> bool:
-    """Whether `value` fits `type_name`, e.g. `"float|null"` or `"str|int"`."""
-    return any(_TYPE_CHECKS.get(part, _TYPE_CHECKS["any"])(value) for part in type_name.split("|"))
-
-
-def type_of_default(default: object) -> str:
-    """The type name implied by a default value (`None` says nothing: `any`)."""
-    for name in ("bool", "int", "float", "str", "list", "mapping"):
-        if default is not None and _TYPE_CHECKS[name](default):
-            return name
-    return "any"
 
 
 def closest(name: str, candidates) -> str | None:
@@ -79,27 +53,47 @@ class Argument:
 
     Args:
         name: the keyword.
-        type: a type name such as `int`, `float|null`, `str|int`, or `any`.
+        types: the JSON Schema types it takes (`number`, `null`, ...); empty: anything.
         default: the default, or `REQUIRED`.
         choices: the only values allowed, when there is such a list.
+        doc: what the docstring says of it.
     """
 
     name: str
-    type: str = "any"
+    types: tuple[str, ...] = ()
     default: object = REQUIRED
     choices: tuple = ()
+    doc: str = ""
 
     @property
     def required(self) -> bool:
         return self.default == REQUIRED
 
+    @property
+    def type(self) -> str:
+        """The types for people: `number|null`, or `any`."""
+        return "|".join(self.types) or "any"
+
+    @classmethod
+    def from_record(cls, record: dict) -> Argument:
+        """From a Keras-table record (`keras_signatures.describe_class`)."""
+        return cls(
+            record["name"],
+            tuple(record.get("types") or ()),
+            REQUIRED if record["required"] else record["default"],
+            tuple(record.get("choices") or ()),
+            record.get("doc", ""),
+        )
+
     def to_dict(self) -> dict:
         return {
             "name": self.name,
             "type": self.type,
+            "types": list(self.types),
             "required": self.required,
             "default": None if self.required else self.default,
             "choices": list(self.choices),
+            "doc": self.doc,
         }
 
 
@@ -182,51 +176,27 @@ def phases_of(hooks) -> tuple[str, ...]:
     return tuple(phases) or ("fit",)
 
 
-def describe(obj, *, name: str | None = None, origin: str = "cbrun", types=None) -> Entry:
+def describe(obj, *, name: str | None = None, origin: str = "cbrun") -> Entry:
     """Describe a live class or function as a registry `Entry`.
 
     Args:
         obj: the class or builder function.
         name: the registered name. Defaults to `obj.__name__`.
         origin: `keras`, `cbrun` or `plugin`. Defaults to `"cbrun"`.
-        types: `{argument: type name}` where the default does not tell the type.
     """
-    types = types or {}
-    function = obj.__init__ if inspect.isclass(obj) else obj
-    arguments, accepts_extra = [], False
-    for param in inspect.signature(function).parameters.values():
-        if param.name == "self":
-            continue
-        if param.kind is param.VAR_KEYWORD:
-            accepts_extra = True
-            continue
-        if param.kind is param.VAR_POSITIONAL:
-            continue
-        default = REQUIRED if param.default is param.empty else param.default
-        if isinstance(default, tuple):
-            default = list(default)
-        type_name = types.get(param.name)
-        if type_name is None:
-            annotation = param.annotation
-            if isinstance(annotation, type):
-                annotation = annotation.__name__
-            parts = str(annotation).replace(" ", "").replace("None", "null").split("|")
-            if annotation is not param.empty and all(p in _TYPE_CHECKS for p in parts):
-                type_name = "|".join(parts)
-            else:
-                type_name = "any" if default == REQUIRED else type_of_default(default)
-        choices = ("auto", "min", "max") if param.name == "mode" else ()
-        arguments.append(Argument(param.name, type_name, default, choices))
+    from cbrun.keras_signatures import describe_class
+
+    record = describe_class(obj)
     doc = inspect.cleandoc(obj.__doc__ or "")
     hooks = hooks_of(obj) if inspect.isclass(obj) else ()
     return Entry(
         name=name or obj.__name__,
         target=obj,
         origin=origin,
-        summary=doc.splitlines()[0] if doc else "",
+        summary=record["summary"],
         doc=doc,
-        arguments=tuple(arguments),
-        accepts_extra=accepts_extra,
+        arguments=tuple(Argument.from_record(a) for a in record["arguments"]),
+        accepts_extra=record["accepts_extra"],
         hooks=hooks,
         phases=phases_of(hooks) if hooks else ("fit",),
     )

@@ -29,7 +29,13 @@ from cbrun.callback_factory import (
 from cbrun.config import RunSpec
 from cbrun.data import Dataset, load_configured
 from cbrun.distribute import make_strategy
-from cbrun.errors import CbrunError, NonFiniteLossError, RunInterrupted, UsageError
+from cbrun.errors import (
+    CbrunError,
+    NonFiniteLossError,
+    RunInterrupted,
+    TrainingRefused,
+    UsageError,
+)
 from cbrun.failures import training_failure
 from cbrun.inference import evaluate_on_test
 from cbrun.logsink import LogSink
@@ -123,6 +129,10 @@ def train(
         training.tracer = HookTracer(batches=trace_batches)
     try:
         return _fit_and_finish(training)
+    except TrainingRefused:
+        if source is None:
+            shutil.rmtree(training.run.path, ignore_errors=True)  # a mistake leaves nothing
+        raise
     finally:
         sink.close()
         if not training.chief:
@@ -285,7 +295,10 @@ def _fit_and_finish(training: _Training) -> TrainResult:
                 raise
             except Exception as exc:  # noqa: BLE001 - recorded in summary.json, then re-raised
                 error = f"{type(exc).__name__}: {exc}"
-                failure = training_failure(exc, user, sink, run.file(LOG), training.verbose)
+                nothing_trained = not recorder.history and training.checkpoint is None
+                failure = training_failure(
+                    exc, user, sink, run.file(LOG), training.verbose, nothing_trained
+                )
                 if failure is None:
                     raise  # not the user's to fix: a bug, with its traceback
                 error = str(failure)

@@ -22,9 +22,9 @@ def test_register_build_and_describe():
     assert local.build({"name": "gadget", "size": 5}) == (5, "x")
     entry = local.get("gadget")
     assert entry.summary == "Makes a gadget." and entry.origin == "cbrun"
-    assert [(a.name, a.type, a.default) for a in entry.arguments] == [
-        ("size", "int", 3),
-        ("label", "str", "x"),
+    assert [(a.name, a.types, a.default) for a in entry.arguments] == [
+        ("size", ("integer",), 3),
+        ("label", ("string",), "x"),
     ]
 
 

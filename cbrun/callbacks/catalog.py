@@ -15,11 +15,11 @@ from __future__ import annotations
 import json
 import sys
 from importlib import metadata
-from pathlib import Path
 
-from cbrun.registry import REQUIRED, Argument, Entry, Registry
+from cbrun.keras_signatures import TABLE as SIGNATURES
+from cbrun.keras_signatures import table
+from cbrun.registry import Argument, Entry, Registry
 
-SIGNATURES = Path(__file__).with_name("signatures.json")
 ENTRY_POINT_GROUP = "cbrun.callbacks"
 
 # name → import target. Keras callbacks are resolved through the public API.
@@ -55,24 +55,6 @@ UNAVAILABLE = {
     "LambdaCallback": "its arguments are Python functions, which YAML cannot hold; "
     "write a plugin callback instead (see examples/)",
 }
-# Arguments whose default does not tell their type.
-TYPES = {
-    "min_delta": "float",
-    "factor": "float",
-    "min_lr": "float",
-    "baseline": "float|null",
-    "initial_value_threshold": "float|null",
-    "save_freq": "str|int",
-    "update_freq": "str|int",
-    "profile_batch": "int|list",
-    "embeddings_metadata": "mapping|str|null",
-    "schedule": "schedule",
-    "table": "list",
-    "headers": "mapping|null",
-    "filepath": "str",
-    "filename": "str",
-    "backup_dir": "str",
-}
 # Arguments naming a file or folder: resolved inside the run directory.
 PATH_ARGUMENTS = ("filepath", "filename", "log_dir", "backup_dir")
 
@@ -85,7 +67,7 @@ def _generate() -> dict:
     for names, origin in ((KERAS, "keras"), (CBRUN, "cbrun")):
         for name, target in names.items():
             entry = Entry(name=name, target=target).load()
-            described = describe(entry, name=name, origin=origin, types=TYPES)
+            described = describe(entry, name=name, origin=origin)
             record = described.to_dict()
             record["target"] = target
             record["accepts_extra"] = described.accepts_extra
@@ -110,15 +92,7 @@ def _entry(record: dict) -> Entry:
         origin=record["origin"],
         summary=record["summary"],
         doc=record["doc"],
-        arguments=tuple(
-            Argument(
-                a["name"],
-                a["type"],
-                REQUIRED if a["required"] else a["default"],
-                tuple(a["choices"]),
-            )
-            for a in record["arguments"]
-        ),
+        arguments=tuple(Argument.from_record(a) for a in record["arguments"]),
         accepts_extra=record["accepts_extra"],
         hooks=tuple(record["hooks"]),
         phases=tuple(record["phases"]),
@@ -146,7 +120,7 @@ def _plugin_entries() -> list[Entry]:
 def callback_registry() -> Registry:
     """A registry holding every built-in callback and every installed plugin."""
     registry = Registry("callback")
-    records = json.loads(SIGNATURES.read_text(encoding="utf-8"))["callbacks"]
+    records = table()["callbacks"]
     for record in records.values():
         registry.add(_entry(record))
     for entry in _plugin_entries():
@@ -156,7 +130,9 @@ def callback_registry() -> Registry:
 
 
 def main(argv: list[str]) -> int:
-    generated = {"generated_from": _versions(), "callbacks": _generate()}
+    from cbrun.keras_signatures import generate
+
+    generated = {"generated_from": _versions(), "callbacks": _generate(), **generate()}
     text = json.dumps(generated, indent=1, sort_keys=True, default=repr) + "\n"
     if argv == ["--write"]:
         SIGNATURES.write_text(text, encoding="utf-8")

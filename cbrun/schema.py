@@ -1,0 +1,276 @@
+"""The argument models of everything a config names, generated from one table.
+
+Every callback, optimizer, learning-rate schedule, loss and metric class, Keras
+layer and model builder gets a pydantic model of its arguments, made with
+`create_model` from the Keras table (`keras_signatures.py`) or from the live
+signature of a cbrun builder: strict types, unknown arguments refused (also
+where Keras takes `**kwargs` and would ignore them), choices, required ones,
+defaults and the docstring's words as descriptions. The config is checked
+against these models (`arguments_problems`), and `json_schema()` exports the
+same models, as unions discriminated on `name`, for editors. Models are built
+on first use: a config pays only for the names it uses.
+"""
+
+from __future__ import annotations
+
+import inspect
+from functools import cache
+from typing import Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+
+from cbrun.keras_signatures import table
+from cbrun.registry import did_you_mean
+from cbrun.yaml_loader import describe_value
+
+_PYTHON = {
+    "number": float,
+    "integer": int,
+    "boolean": bool,
+    "string": str,
+    "array": list,
+    "object": dict,
+    "null": type(None),
+}
+_WORDS = {
+    "number": "a number",
+    "integer": "an integer",
+    "boolean": "true or false",
+    "string": "a string",
+    "array": "a list",
+    "object": "a mapping",
+    "null": "null",
+}
+# What a config names, by kind: where its records are in the table.
+KINDS = {
+    "callback": ("callbacks",),
+    "optimizer": ("optimizers",),
+    "schedule": ("schedules",),
+    "loss": ("losses", "classes"),
+    "metric": ("metrics", "classes"),
+    "layer": ("layers",),
+}
+
+
+def records(kind: str) -> dict:
+    """`{name: record}` of one kind, from the table."""
+    found = table()
+    for key in KINDS[kind]:
+        found = found[key]
+    return found
+
+
+def type_words(types: list[str]) -> str:
+    return " or ".join(_WORDS[t] for t in types) if types else "anything"
+
+
+def _annotation(argument: dict):
+    if argument.get("choices"):
+        return Literal[tuple(argument["choices"])]
+    types = argument.get("types") or []
+    if not types:
+        return Any
+    members = tuple(_PYTHON[t] for t in types)
+    return Union[members] if len(members) > 1 else members[0]  # noqa: UP007 - built at run time
+
+
+def _model(title: str, arguments: list[dict]) -> type[BaseModel]:
+    """A strict model of `arguments`; fields are aliased, so any argument name is safe."""
+    fields = {}
+    for index, argument in enumerate(arguments):
+        default = ... if argument.get("required") else argument.get("default")
+        fields[f"arg{index}"] = (
+            _annotation(argument),
+            Field(
+                default,
+                alias=argument["name"],
+                description=argument.get("doc") or None,
+                validate_default=False,
+            ),
+        )
+    config = ConfigDict(extra="forbid", strict=True, populate_by_name=False, title=title)
+    return create_model(title, __config__=config, **fields)
+
+
+@cache
+def arguments_of(kind: str, name: str) -> tuple[dict, ...]:
+    """The argument records of one named thing (layers get the base Layer's too)."""
+    if kind == "model":
+        return _builder_arguments(name)
+    arguments = list(records(kind)[name]["arguments"])
+    if kind == "layer":
+        own = {a["name"] for a in arguments}
+        arguments += [a for a in table()["layer_base_arguments"] if a["name"] not in own]
+    return tuple(arguments)
+
+
+@cache
+def args_model(kind: str, name: str) -> type[BaseModel]:
+    """The generated model of `name`'s arguments (a `kind` of thing, e.g. `callback`)."""
+    return _model(f"{name}Args", list(arguments_of(kind, name)))
+
+
+def _builder_arguments(name: str) -> tuple[dict, ...]:
+    """A cbrun model builder's arguments, from its live signature (no Keras import)."""
+    from cbrun.models import INJECTED, MODELS
+
+    entry = MODELS.get(name)
+    arguments = []
+    for parameter in inspect.signature(entry.load()).parameters.values():
+        if parameter.name in INJECTED:
+            continue
+        default = parameter.default
+        required = default is parameter.empty
+        if isinstance(default, tuple):
+            default = list(default)
+        types = [] if required or default is None else [_json_type(default)]
+        if name == "sequential" and parameter.name == "layers":
+            types = ["array"]
+        arguments.append(
+            {"name": parameter.name, "types": types, "required": required, "default": default}
+        )
+    return tuple(arguments)
+
+
+def _json_type(value) -> str:
+    for json_type, python in _PYTHON.items():
+        if type(value) is python or (json_type == "number" and type(value) is int):
+            return "integer" if type(value) is int else json_type
+    return "array" if isinstance(value, list) else "object"
+
+
+# -- checking ---------------------------------------------------------------------------
+
+
+def arguments_problems(kind: str, name: str, args: dict) -> list[tuple[tuple, str, bool]]:
+    """`(sub-path, message, at the key)` for each problem of `args` given to `name`."""
+    if not isinstance(args, dict):
+        return [((), f"expected a mapping of arguments, got {describe_value(args)}", False)]
+    model = args_model(kind, name)
+    try:
+        model.model_validate(args)
+    except ValidationError as error:
+        return _explained(name, arguments_of(kind, name), args, error.errors())
+    return []
+
+
+def _explained(name, arguments, args, errors) -> list[tuple[tuple, str, bool]]:
+    by_name = {a["name"]: a for a in arguments}
+    problems, seen = [], set()
+    for error in errors:
+        key = error["loc"][0] if error["loc"] else None
+        if key in seen:
+            continue  # a union reports each member; one line per argument
+        seen.add(key)
+        if error["type"] == "extra_forbidden":
+            hint = did_you_mean(str(key), list(by_name))
+            problems.append(((key,), f"unknown argument of {name}{hint}", True))
+        elif error["type"] == "missing":
+            problems.append(((), f"{name} needs the argument '{key}'", False))
+        elif by_name.get(key, {}).get("choices"):
+            choices = by_name[key]["choices"]
+            got = describe_value(args.get(key))
+            problems.append(((key,), f"must be one of {', '.join(choices)}; got {got}", False))
+        else:
+            words = type_words(by_name.get(key, {}).get("types") or [])
+            got = describe_value(args.get(key))
+            problems.append(((key,), f"expected {words}, got {got}", False))
+    return problems
+
+
+def unknown_name(kind: str, name, known) -> str:
+    if not isinstance(name, str):
+        return f"a {kind} is named by a string, got {describe_value(name)}"
+    return f"unknown {kind} '{name}'{did_you_mean(name, list(known))}"
+
+
+def defaults_of(kind: str, name: str) -> dict:
+    """Every argument with its default (required ones left out): what `validate` shows."""
+    return {a["name"]: a.get("default") for a in arguments_of(kind, name) if not a.get("required")}
+
+
+# -- the JSON Schema ----------------------------------------------------------------------
+
+
+def _entry(kind: str, name: str, *, name_field=None) -> type[BaseModel]:
+    """`{name: <name>, args: {...}}` as a model: one member of a union on `name`."""
+    model = args_model(kind, name)
+    return create_model(
+        f"{name}{kind.title()}",
+        __config__=ConfigDict(extra="forbid", title=f"{name} ({kind})"),
+        name=(name_field or Literal[name], ...),
+        args=(model, Field(default_factory=dict)),
+    )
+
+
+def _union(members: list):
+    return Union[tuple(members)] if len(members) > 1 else members[0]  # noqa: UP007
+
+
+def _named_or_class(kind: str, names) -> object:
+    """A string name, or a class entry `{name, args}`, for losses and metrics."""
+    names = sorted(set(names) | set(records(kind)))
+    classes = [_entry(kind, name) for name in records(kind)]
+    return _union([Literal[tuple(names)], *classes])
+
+
+def json_schema() -> dict:
+    """The JSON Schema of a config, with every name's arguments (builds every model)."""
+    from cbrun.callbacks.catalog import callback_registry
+    from cbrun.config import CallbackSpec, CompileSpec, ModelSpec, OptimizerSpec, RunSpec
+    from cbrun.models import MODELS, OPTIMIZERS
+
+    registry = callback_registry()
+    callbacks = [
+        create_model(
+            f"{name}Callback",
+            __base__=CallbackSpec,
+            name=(Literal[name], ...),
+            args=(args_model("callback", name), Field(default_factory=dict)),
+        )
+        for name in registry.names()
+        if name in records("callback") and not registry.get(name).unavailable
+    ]
+    plugin = create_model(
+        "PluginCallback",
+        __base__=CallbackSpec,
+        name=(str, Field(..., pattern=r"^[A-Za-z_][\w.]*[:.][A-Za-z_]\w*$")),
+    )
+    names_of = {
+        cls: tuple(k for k, v in OPTIMIZERS.items() if v == cls) for cls in OPTIMIZERS.values()
+    }
+    optimizers = [
+        _entry("optimizer", cls, name_field=Literal[names_of[cls]]) for cls in sorted(names_of)
+    ]
+    layer_names = Literal[tuple(records("layer"))]
+    layer = _union([layer_names, *(_entry("layer", n) for n in records("layer"))])
+    sequential_args = create_model(
+        "sequentialArgs", __config__=ConfigDict(extra="forbid"), layers=(list[layer], ...)
+    )
+    models = [
+        create_model(
+            f"{name}Model",
+            __base__=ModelSpec,
+            name=(Literal[name], ...),
+            args=(sequential_args if name == "sequential" else args_model("model", name), {}),
+        )
+        for name in MODELS.names()
+    ]
+    compile_section = create_model(
+        "CompileSpec",
+        __base__=CompileSpec,
+        optimizer=(_union([Literal[tuple(OPTIMIZERS)], *optimizers]), OptimizerSpec()),
+        loss=(_named_or_class("loss", table()["losses"]["names"]), ...),
+        metrics=(list[_named_or_class("metric", table()["metrics"]["names"])], []),
+    )
+    spec = create_model(
+        "RunSpec",
+        __base__=RunSpec,
+        model=(_union(models), ...),
+        compile=(compile_section, ...),
+        callbacks=(list[_union([*callbacks, plugin, Literal[tuple(registry.names())]])], []),
+    )
+    found = spec.model_json_schema()
+    found["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    found["title"] = "cbrun config"
+    return found
