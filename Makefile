@@ -34,9 +34,10 @@ lint: install
 bench: install
 	$(BIN)/python bench/run.py
 
-# Regenerate the callback signature table from the installed Keras.
+# Regenerate the Keras table from the installed Keras, and the JSON Schema made from it.
 signatures: install
 	$(BIN)/python -m cbrun.callbacks.catalog --write
+	$(BIN)/cbrun schema > configs/cbrun.schema.json
 
 # Re-cut the bundled MNIST sample from ../shared/data/mnist.npz.
 sample: install

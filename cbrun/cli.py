@@ -160,14 +160,15 @@ def train(
 @click.argument("config", type=click.Path(path_type=Path))
 @set_option
 def validate(config, overrides):
-    """Check CONFIG and print it resolved (every default filled in), or its errors."""
+    """Check CONFIG and print it resolved, every default filled in (the arguments of
+    callbacks, the model, its layers, the optimizer, loss and metrics too), or its errors."""
     from rich.syntax import Syntax
 
     from cbrun.config import load_config
 
     spec = load_config(config, list(overrides))
     console = make_console()
-    text = spec.to_yaml()
+    text = spec.to_yaml(argument_defaults=True)
     if console.is_terminal:
         console.print(Syntax(text, "yaml", background_color="default"))
     else:

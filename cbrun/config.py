@@ -165,9 +165,15 @@ class RunSpec(_Section):
             )
         return value
 
-    def to_yaml(self) -> str:
-        """The resolved config, every default written out."""
-        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, width=100)
+    def to_yaml(self, *, argument_defaults: bool = False) -> str:
+        """The resolved config, every section's default written out; with
+        `argument_defaults`, also the defaults of every named thing's arguments."""
+        data = self.model_dump(mode="json")
+        if argument_defaults:
+            from cbrun.schema import with_defaults
+
+            data = with_defaults(data)
+        return yaml.safe_dump(data, sort_keys=False, width=100)
 
 
 def _sorted_capped(problems: list[Problem]) -> list[Problem]:

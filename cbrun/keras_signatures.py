@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import inspect
 import json
+import os
 import re
+import sys
 from functools import cache
 from importlib import metadata
 from pathlib import Path
@@ -217,14 +219,34 @@ def _described(classes: dict) -> dict:
     return {name: describe_class(cls) for name, cls in classes.items()}
 
 
+def cache_path(version: str) -> Path:
+    """Where a table for another Keras version is kept, in the user's cache folder."""
+    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return root / "cbrun" / f"keras-table-{version}.json"
+
+
 @cache
 def table() -> dict:
-    """The whole table, as written by `make signatures` (no Keras needed)."""
-    return json.loads(TABLE.read_text(encoding="utf-8"))
+    """The table of the installed Keras, read without importing it.
 
-
-def table_version() -> str | None:
-    return table().get("generated_from", {}).get("keras")
+    The shipped table when it was made from the installed version; else one made for
+    that version before (in the user's cache folder); else the shipped one, and a note
+    on stderr saying so and what to run, once: never a silent mismatch.
+    """
+    shipped = json.loads(TABLE.read_text(encoding="utf-8"))
+    made_from, installed = shipped["generated_from"]["keras"], installed_keras()
+    if installed in (None, made_from):
+        return shipped
+    cached = cache_path(installed)
+    if cached.is_file():
+        return json.loads(cached.read_text(encoding="utf-8"))
+    print(
+        f"note: cbrun checks configs against Keras {made_from}'s names and arguments, and Keras "
+        f"{installed} is installed; `python -m cbrun.callbacks.catalog --cache` makes a table "
+        f"for {installed} (once, a few seconds)",
+        file=sys.stderr,
+    )
+    return shipped
 
 
 def installed_keras() -> str | None:

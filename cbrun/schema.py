@@ -274,3 +274,34 @@ def json_schema() -> dict:
     found["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     found["title"] = "cbrun config"
     return found
+
+
+def with_defaults(data: dict) -> dict:
+    """A resolved config (plain data) with every argument's default written out: the
+    callbacks', the model builder's, each layer's, the optimizer's, and those of loss and
+    metric classes. What `cbrun validate` shows; a run's `config.yaml` keeps what was given."""
+    from cbrun.models import OPTIMIZERS
+
+    def filled(kind, name, args):
+        known = name in records(kind) if kind != "model" else True
+        return {**defaults_of(kind, name), **args} if known else args
+
+    model = data["model"]
+    model["args"] = filled("model", model["name"], model["args"])
+    for index, layer in enumerate(model["args"].get("layers") or []):
+        item = {"name": layer} if isinstance(layer, str) else dict(layer)
+        if item["name"] in records("layer"):
+            item["args"] = filled("layer", item["name"], item.get("args") or {})
+            model["args"]["layers"][index] = item
+    optimizer = data["compile"]["optimizer"]
+    optimizer["args"] = filled(
+        "optimizer", OPTIMIZERS[optimizer["name"].lower()], optimizer["args"]
+    )
+    for key, kind in (("loss", "loss"), ("metrics", "metric")):
+        items = data["compile"][key] if key == "metrics" else [data["compile"][key]]
+        for item in items:
+            if isinstance(item, dict):
+                item["args"] = filled(kind, item["name"], item["args"])
+    for item in data["callbacks"]:
+        item["args"] = filled("callback", item["name"], item["args"])
+    return data

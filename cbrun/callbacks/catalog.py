@@ -138,12 +138,20 @@ def main(argv: list[str]) -> int:
         SIGNATURES.write_text(text, encoding="utf-8")
         print(f"wrote {SIGNATURES}")
         return 0
+    if argv == ["--cache"]:
+        from cbrun.keras_signatures import cache_path
+
+        target = cache_path(generated["generated_from"]["keras"])
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+        print(f"wrote {target}")
+        return 0
     if argv == ["--check"]:
         if SIGNATURES.read_text(encoding="utf-8") != text:
             print(f"{SIGNATURES} is out of date: run `make signatures`", file=sys.stderr)
             return 1
         return 0
-    print("usage: python -m cbrun.callbacks.catalog --write | --check", file=sys.stderr)
+    print("usage: python -m cbrun.callbacks.catalog --write | --check | --cache", file=sys.stderr)
     return 2
 
 
