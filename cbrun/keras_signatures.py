@@ -144,22 +144,8 @@ def _direction(metric) -> str | None:
     return getattr(metric, "_direction", None)
 
 
-def generate() -> dict:
-    """Every section but the callbacks, from the live Keras (imports it)."""
-    import keras
-
-    from cbrun.models import OPTIMIZERS
-
-    optimizers = {
-        cls: describe_class(getattr(keras.optimizers, cls), skip=("name",))
-        for cls in sorted(set(OPTIMIZERS.values()))
-    }
-    schedules = {
-        name: describe_class(cls)
-        for name, cls in _public_classes(
-            keras.optimizers.schedules, keras.optimizers.schedules.LearningRateSchedule
-        ).items()
-    }
+def _losses(keras) -> dict:
+    """Loss names a config may give as strings, and loss classes with their arguments."""
     loss_classes = _public_classes(keras.losses, keras.losses.Loss)
     loss_classes.pop("LossFunctionWrapper", None)
     loss_names = sorted(
@@ -174,6 +160,11 @@ def generate() -> dict:
         except ValueError:
             continue
         loss_names.append(alias)
+    return {"names": sorted(set(loss_names)), "classes": _described(loss_classes)}
+
+
+def _metrics(keras) -> dict:
+    """Metric names (with the direction Keras infers for each) and metric classes."""
     metric_classes = _public_classes(keras.metrics, keras.metrics.Metric)
     for internal in ("Mean", "Sum", "MeanMetricWrapper", "Reduce"):
         metric_classes.pop(internal, None)
@@ -197,6 +188,26 @@ def generate() -> dict:
         except (TypeError, ValueError):
             record["direction"] = None  # needs arguments to exist; told by name below
         metrics[name] = record
+    return {"names": dict(sorted(metric_names.items())), "classes": metrics}
+
+
+def generate() -> dict:
+    """Every section but the callbacks, from the live Keras (imports it)."""
+    import keras
+
+    from cbrun.models import OPTIMIZERS
+
+    optimizers = {
+        cls: describe_class(getattr(keras.optimizers, cls), skip=("name",))
+        for cls in sorted(set(OPTIMIZERS.values()))
+    }
+    schedules = {
+        name: describe_class(cls)
+        for name, cls in _public_classes(
+            keras.optimizers.schedules, keras.optimizers.schedules.LearningRateSchedule
+        ).items()
+    }
+    losses, metrics = _losses(keras), _metrics(keras)
     layers = {
         name: describe_class(cls)
         for name, cls in _public_classes(keras.layers, keras.layers.Layer).items()
@@ -208,8 +219,8 @@ def generate() -> dict:
     return {
         "optimizers": optimizers,
         "schedules": schedules,
-        "losses": {"names": sorted(set(loss_names)), "classes": _described(loss_classes)},
-        "metrics": {"names": dict(sorted(metric_names.items())), "classes": metrics},
+        "losses": losses,
+        "metrics": metrics,
         "layers": layers,
         "layer_base_arguments": base_layer["arguments"],
     }

@@ -34,7 +34,6 @@ from cbrun.errors import (
     NonFiniteLossError,
     RunInterrupted,
     TrainingRefused,
-    UsageError,
 )
 from cbrun.failures import training_failure
 from cbrun.inference import evaluate_on_test
@@ -46,11 +45,7 @@ from cbrun.resume import open_unfinished, resume_spec, self_contained
 from cbrun.rundir import CONFIG, LOG, SUMMARY, TRACE, RunDir
 from cbrun.signals import StopSignals
 from cbrun.summary import RunStatus, Summary, now, summary_table
-from cbrun.tensorflow_loader import import_tensorflow
-
-# Keras reads these and silently cuts every fit short (keras#21217): a run would end
-# "stopped_early" with no callback having stopped it.
-CAPPING_ENVIRONMENT = ("KERAS_MAX_EPOCHS", "KERAS_MAX_STEPS_PER_EPOCH")
+from cbrun.tensorflow_loader import import_tensorflow, refuse_capping_environment
 
 
 @dataclass
@@ -116,7 +111,7 @@ def train(
         CbrunError: a usage mistake (exit 2) or a failure (exit 1). An interrupted,
             NaN or finished run returns a `TrainResult` with its exit code.
     """
-    _refuse_capping_environment()
+    refuse_capping_environment()
     source = open_unfinished(resume) if resume is not None else None
     if source is not None:
         spec = resume_spec(source, spec)
@@ -137,16 +132,6 @@ def train(
         sink.close()
         if not training.chief:
             shutil.rmtree(training.run.path.parent, ignore_errors=True)
-
-
-def _refuse_capping_environment() -> None:
-    found = [name for name in CAPPING_ENVIRONMENT if os.environ.get(name)]
-    if found:
-        raise UsageError(
-            f"{', '.join(f'{n}={os.environ[n]}' for n in found)} is set: Keras would silently "
-            "cut every epoch or the run short; unset it and use --set fit.epochs=N or "
-            "--set fit.steps_per_epoch=N"
-        )
 
 
 def _prepare(spec: RunSpec, source, sink, *, runs_dir, run_dir, verbose) -> _Training:

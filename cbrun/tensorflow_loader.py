@@ -13,6 +13,8 @@ import os
 import sys
 import tempfile
 
+from cbrun.errors import UsageError
+
 
 def quiet_environment(verbose: bool = False) -> None:
     """Set TensorFlow's C++ log level before it loads, unless the user set it."""
@@ -47,3 +49,19 @@ def import_tensorflow(verbose: bool = False) -> str:
             os.close(saved)
         captured.seek(0)
         return captured.read().decode("utf-8", "replace")
+
+
+# Keras reads these and silently cuts every fit short (keras#21217): a run would end
+# "stopped_early" with no callback having stopped it.
+CAPPING_ENVIRONMENT = ("KERAS_MAX_EPOCHS", "KERAS_MAX_STEPS_PER_EPOCH")
+
+
+def refuse_capping_environment() -> None:
+    """Refuse the environment variables that make Keras cut a run short unasked."""
+    found = [name for name in CAPPING_ENVIRONMENT if os.environ.get(name)]
+    if found:
+        raise UsageError(
+            f"{', '.join(f'{n}={os.environ[n]}' for n in found)} is set: Keras would silently "
+            "cut every epoch or the run short; unset it and use --set fit.epochs=N or "
+            "--set fit.steps_per_epoch=N"
+        )
