@@ -8,8 +8,9 @@ P1 overhead  cbrun (rich logs on) vs the same MLP as a plain script, same
              and in a pseudo-terminal. Target <= 1.03.
 P2 defaults  cbrun's default config (steps_per_execution auto) vs plain Keras's
              defaults (1), on a config without batch-level callbacks. Target >= 2x.
-P3 start-up  wall time of `cbrun --help`, `validate`, a config error and
-             `list-callbacks`, beside `python -c "import tensorflow"`. Target <= 0.5 s.
+P3 start-up  wall time of `cbrun --help`, `validate`, a config error, a Keras-level
+             config error, `list-callbacks` and `check-plugin`, beside
+             `python -c "import tensorflow"`. Target <= 0.5 s.
 P4 memory    peak resident memory of a full-MNIST run, cbrun / plain. Target <= 1.10.
 
 The first epoch of every run (graph tracing) is left out of the medians; each
@@ -122,6 +123,10 @@ def startup(rounds: int) -> dict:
     with tempfile.TemporaryDirectory() as folder:
         bad = Path(folder) / "bad.yaml"
         bad.write_text("model: {name: linear}\ncompile: {loss: mse}\nfit: {epochs: 0}\n")
+        typo = Path(folder) / "typo.yaml"
+        typo.write_text(
+            "model: {name: linear}\ncompile: {loss: mean_squared_eror}\nfit: {epochs: 1}\n"
+        )
         commands = {
             "cbrun --help": [CBRUN, "--help"],
             "cbrun validate configs/early_stop.yaml": [
@@ -130,7 +135,13 @@ def startup(rounds: int) -> dict:
                 "configs/early_stop.yaml",
             ],
             "cbrun train <config with an error>": [CBRUN, "train", str(bad)],
+            "cbrun train <a Keras-level mistake: loss typo>": [CBRUN, "train", str(typo)],
             "cbrun list-callbacks": [CBRUN, "list-callbacks"],
+            "cbrun check-plugin <the guide's callbacks>": [
+                CBRUN,
+                "check-plugin",
+                "tests/legacy/guide_callbacks.py",
+            ],
             'python -c "import tensorflow"': [sys.executable, "-c", "import tensorflow"],
         }
         times = {name: [] for name in commands}
