@@ -15,11 +15,12 @@ from cbrun.config import RunSpec
 from cbrun.errors import CbrunError, UsageError
 from cbrun.failures import explained_failures
 from cbrun.logsink import LogSink
+from cbrun.models import MODELS
 from cbrun.plugins import (
     check_allowed,
     check_plugin_arguments,
     ensure_callback_class,
-    is_plugin_reference,
+    is_plugin,
     legacy_findings,
     load_plugin,
 )
@@ -48,11 +49,17 @@ def check_plugins(spec: RunSpec, allow_plugins=()) -> list[str]:
     registry = callback_registry()
     allowed = allowed_plugins(spec, allow_plugins)
     references = []
+    if is_plugin(spec.model.name, MODELS):
+        try:
+            check_allowed(spec.model.name, allowed)
+        except CbrunError as error:
+            raise type(error)(f"model.name: {error}") from None
+        references.append(spec.model.name)
     for index, item in enumerate(spec.callbacks):
         if item.name in registry:
             if registry.get(item.name).origin == "plugin":
                 references.append(registry.get(item.name).target)
-        elif is_plugin_reference(item.name):
+        elif is_plugin(item.name, registry):
             try:
                 check_allowed(item.name, allowed)
             except CbrunError as error:

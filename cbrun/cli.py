@@ -114,7 +114,7 @@ def train(
     Exit codes: 0 done, 1 failure, 2 bad usage or config, 3 NaN/inf loss,
     130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
     """
-    from cbrun.config import load_config
+    from cbrun import api
 
     if quiet and verbose:
         raise click.UsageError("--quiet and --verbose exclude each other")
@@ -124,55 +124,61 @@ def train(
         raise click.UsageError("--resume continues a run in its own folder, under its own name")
     if config is None and resume is None:
         raise click.UsageError("give a CONFIG, or --resume RUN_DIR")
-    if name:
-        overrides = (*overrides, f"name={name}")
-    if resume is not None:
-        from cbrun.rundir import CONFIG, RunDir
+    from cbrun.multi_worker import supervise_this_command
 
-        RunDir.open(resume, finished=False)  # a missing or foreign folder: one line, exit 2
-        config = config or resume / CONFIG  # the run's own config (--set applies to it)
-    spec = load_config(config, list(overrides))
-    if spec.distribute.strategy == "multi_worker_mirrored":
-        from cbrun import multi_worker
-
-        if multi_worker.CHILD_ENV not in os.environ:
-            # The strategy waits for its peers without a timeout of its own: supervise it.
-            cluster = multi_worker.cluster_from_env()
-            argv = [sys.executable, "-m", "cbrun", *sys.argv[1:]]
-            sys.exit(multi_worker.supervise(argv, spec.distribute.timeout_seconds, cluster))
-    from cbrun.runner import train as run_training
-
-    result = run_training(
-        spec,
-        sink=_sink(quiet),
-        runs_dir=runs_dir,
+    supervise_this_command(config, resume, [*overrides, *([f"name={name}"] if name else [])])
+    run = api.train(
+        config,
+        overrides,
         run_dir=run_dir,
+        runs_dir=runs_dir,
+        name=name,
         resume=resume,
+        quiet=quiet,
         allow_plugins=allow_plugins,
-        search_paths=[Path(config or resume).resolve().parent, Path.cwd()],
         log_every=log_every,
         verbose=verbose,
+        console=make_console(),
     )
-    sys.exit(result.exit_code)
+    sys.exit(run.exit_code)
 
 
 @cli.command()
 @click.argument("config", type=click.Path(path_type=Path))
 @set_option
-def validate(config, overrides):
+@click.option(
+    "--origins",
+    is_flag=True,
+    help="Print each value the config sets with where it was set: file:line:col (in "
+    "whichever file of an extends: chain) or the --set that set it.",
+)
+def validate(config, overrides, origins):
     """Check CONFIG and print it resolved, every default filled in (the arguments of
     callbacks, the model, its layers, the optimizer, loss and metrics too), or its errors."""
     from rich.syntax import Syntax
 
+    from cbrun import composition, config_source
     from cbrun.config import load_config
 
     spec = load_config(config, list(overrides))
+    if origins:
+        doc = config_source.load_document(config, list(overrides))
+        for path, where in composition.origins(doc):
+            click.echo(f"{path} = {json.dumps(doc.data_at(_keys(path)))}  # {where}")
+        return
     console = make_console()
     text = spec.to_yaml(argument_defaults=True)
     if console.is_terminal:
         console.print(Syntax(text, "yaml", background_color="default"))
     else:
         click.echo(text, nl=False)
+
+
+def _keys(path: str) -> tuple:
+    """`callbacks[1].args.patience` -> ("callbacks", 1, "args", "patience")."""
+    import re
+
+    return tuple(int(p) if p.isdigit() else p for p in re.findall(r"[^.\[\]]+", path))
 
 
 @cli.command("list-callbacks")
@@ -306,7 +312,7 @@ def predict(run_dir, count, as_json):
         click.echo(json.dumps(items, indent=2))
         return
     sink.console.print(views.predictions_table(run.path.name, items))
-    if sink.console.is_terminal:
+    if sink.console.is_terminal and images[0].size == 28 * 28:
         sink.console.print(views.digits(images))
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from cbrun.callbacks.catalog import callback_registry
 from cbrun.config_checks import named_problems, pydantic_problem
@@ -48,12 +48,14 @@ class LimitSpec(_Section):
 class DataSpec(_Section):
     """Which data, from where, and how it is shaped."""
 
-    dataset: Literal["mnist", "fashion_mnist"] = "mnist"
+    dataset: Literal["mnist", "fashion_mnist", "arrays"] = "mnist"
     source: Literal["auto", "keras", "bundled", "path"] = "auto"
     path: str | None = None
     flatten: bool = True
     limit: LimitSpec = LimitSpec()
     validation_split: float = Field(0.0, ge=0.0, lt=1.0)
+    # `arrays` only: the class count (default: one more than the largest label).
+    num_classes: int | None = Field(None, gt=0)
 
 
 class ModelSpec(_Section):
@@ -165,15 +167,24 @@ class RunSpec(_Section):
             )
         return value
 
+    # The files an `extends:` chain composed it from, with their sha256 (not a key).
+    _chain: list = PrivateAttr(default_factory=list)
+
     def to_yaml(self, *, argument_defaults: bool = False) -> str:
         """The resolved config, every section's default written out; with
-        `argument_defaults`, also the defaults of every named thing's arguments."""
+        `argument_defaults`, also the defaults of every named thing's arguments. A config
+        composed with `extends:` starts with a comment naming each file and its sha256."""
         data = self.model_dump(mode="json")
         if argument_defaults:
             from cbrun.schema import with_defaults
 
             data = with_defaults(data)
-        return yaml.safe_dump(data, sort_keys=False, width=100)
+        header = "".join(
+            f"# {'resolved from' if i == 0 else '  extending'} {link['file']} "
+            f"(sha256 {link['sha256']})\n"
+            for i, link in enumerate(self._chain if len(self._chain) > 1 else [])
+        )
+        return header + yaml.safe_dump(data, sort_keys=False, width=100)
 
 
 def _sorted_capped(problems: list[Problem]) -> list[Problem]:
@@ -254,4 +265,6 @@ def load_config(path: str | Path, overrides: list[str] = ()) -> RunSpec:
     """
     doc = load_document(path, overrides)
     stem = re.sub(r"[^A-Za-z0-9._-]", "-", Path(path).stem).strip("-._") or "run"
-    return validate(doc, default_name=stem.replace("_", "-"))
+    spec = validate(doc, default_name=stem.replace("_", "-"))
+    spec._chain = doc.chain
+    return spec

@@ -21,6 +21,7 @@ from cbrun.callbacks.catalog import PATH_ARGUMENTS, callback_registry
 from cbrun.errors import Problem
 from cbrun.keras_signatures import table
 from cbrun.models import MODELS, OPTIMIZERS
+from cbrun.plugins import is_plugin
 from cbrun.registry import did_you_mean
 from cbrun.schedules import schedule_problems
 from cbrun.yaml_loader import Document, describe_value, format_path
@@ -126,7 +127,7 @@ def _callbacks(spec) -> list[Found]:
     found = []
     for index, item in enumerate(spec.callbacks):
         path = ("callbacks", index)
-        if ":" in item.name or ("." in item.name and item.name not in registry):
+        if is_plugin(item.name, registry):
             continue  # a plugin: checked against the allow-list, described once loaded
         if item.name not in registry:
             message = f"unknown callback '{item.name}'{did_you_mean(item.name, registry.names())}"
@@ -165,6 +166,8 @@ def _paths_and_schedule(path: tuple, args: dict) -> list[Found]:
 
 def _model(spec) -> list[Found]:
     name = spec.model.name
+    if is_plugin(name, MODELS):
+        return []  # a builder plugin: allowed or not before import, checked once loaded
     if name not in MODELS:
         return [
             (
@@ -240,6 +243,12 @@ def _loss_and_metrics(spec) -> list[Found]:
 
 def _data(spec) -> list[Found]:
     data = spec.data
+    if data.dataset == "arrays" and data.source != "path":
+        message = "dataset: arrays reads your .npz: set source: path and data.path"
+        return [(("data", "source"), message, False)]
+    if data.num_classes is not None and data.dataset != "arrays":
+        message = f"num_classes is read for dataset: arrays only ({data.dataset} has 10)"
+        return [(("data", "num_classes"), message, True)]
     if data.source == "path":
         if data.path is None:
             message = "source: path needs data.path (an .npz file or a folder of IDX files)"

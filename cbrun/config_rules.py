@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import string
+from pathlib import Path
 
 from cbrun import schema
 from cbrun.keras_signatures import table
@@ -54,10 +55,25 @@ def logged_metrics(spec) -> dict[str, str | None]:
     return logged
 
 
+def _has_validation(spec) -> bool:
+    if spec.data.validation_split > 0:
+        return True
+    if spec.data.dataset == "arrays" and spec.data.path:
+        from cbrun.arrays import names_in
+
+        return "x_val" in names_in(Path(spec.data.path))
+    return False
+
+
+def _classes(spec) -> int | None:
+    """How many classes the labels have, where the config alone says."""
+    return NUM_CLASSES if spec.data.dataset != "arrays" else spec.data.num_classes
+
+
 def _keys(spec) -> dict[str, str | None]:
     """Every key an epoch's logs will hold, with its direction."""
     logged = logged_metrics(spec)
-    if spec.data.validation_split > 0:
+    if _has_validation(spec):
         logged.update({f"val_{k}": v for k, v in list(logged.items())})
     logged["learning_rate"] = None
     return logged
@@ -131,12 +147,12 @@ def _filepath(path: tuple, item, keys: dict) -> list:
     return []
 
 
-def _output_units(spec) -> int | None:
+def _output_units(spec, classes: int | None) -> int | None:
     """How many outputs the model has, where the config alone says."""
     if spec.model.name == "linear":
         return 1
     if spec.model.name in _PER_CLASS_OUTPUT:
-        return NUM_CLASSES
+        return classes
     layers = spec.model.args.get("layers") if spec.model.name == "sequential" else None
     last = layers[-1] if isinstance(layers, list) and layers else None
     if isinstance(last, dict) and last.get("name") == "Dense":
@@ -147,36 +163,23 @@ def _output_units(spec) -> int | None:
 
 def _loss(spec) -> list:
     loss = spec.compile.loss if isinstance(spec.compile.loss, str) else spec.compile.loss.name
-    units = _output_units(spec)
-    where = ("compile", "loss")
+    classes = _classes(spec)
+    units = _output_units(spec, classes)
     if loss in _ONE_HOT:
-        return [
-            (
-                where,
-                f"{loss} needs one-hot labels; the labels here are class numbers: use "
-                "sparse_categorical_crossentropy",
-                False,
-            )
-        ]
-    if loss in _SPARSE and units == 1:
-        return [
-            (
-                where,
-                f"{loss} needs one output per class ({NUM_CLASSES}); model "
-                f"{spec.model.name} has one: use mean_squared_error, or model mlp",
-                False,
-            )
-        ]
-    if loss in _SPARSE and units is not None and units < NUM_CLASSES:
-        return [
-            (
-                where,
-                f"{loss} needs one output per class ({NUM_CLASSES}); the last layer "
-                f"has {units} units",
-                False,
-            )
-        ]
-    return []
+        message = (
+            f"{loss} needs one-hot labels; the labels here are class numbers: use "
+            "sparse_categorical_crossentropy"
+        )
+    elif loss in _SPARSE and units == 1 and classes != 1:
+        message = (
+            f"{loss} needs one output per class ({classes or 'one per label'}); model "
+            f"{spec.model.name} has one: use mean_squared_error, or model mlp"
+        )
+    elif loss in _SPARSE and None not in (units, classes) and units < classes:
+        message = f"{loss} needs one output per class ({classes}); the last layer has {units} units"
+    else:
+        return []
+    return [(("compile", "loss"), message, False)]
 
 
 def _rate_setters(spec) -> list:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from cbrun.composition import resolve
 from cbrun.errors import ConfigError, Problem
 from cbrun.yaml_loader import Document, describe_value, format_path, load_yaml
 
@@ -23,12 +24,12 @@ def _normalise(doc: Document) -> None:
         for index, item in enumerate(callbacks):
             if isinstance(item, str):
                 callbacks[index] = {"name": item}
-                doc.marks[("callbacks", index, "name")] = doc.marks[("callbacks", index)]
+                doc.marks[("callbacks", index, "name")] = doc.where(("callbacks", index))
     compile_section = data.get("compile")
     if isinstance(compile_section, dict) and isinstance(compile_section.get("optimizer"), str):
         compile_section["optimizer"] = {"name": compile_section["optimizer"]}
         path = ("compile", "optimizer")
-        doc.marks[path + ("name",)] = doc.marks[path]
+        doc.marks[path + ("name",)] = doc.where(path)
 
 
 def _split_override(raw: str) -> tuple[list, str]:
@@ -135,9 +136,21 @@ def read_text(path: Path) -> str:
 
 
 def load_document(path: str | Path, overrides: list[str] = ()) -> Document:
-    """Read a config file and apply `--set` overrides, keeping positions."""
-    path = Path(path)
-    doc = load_yaml(read_text(path), str(path))
+    """Read a config file (and the chain it `extends:`), apply `--set`, keeping positions."""
+    doc, chain = resolve(Path(path), lambda p: load_yaml(read_text(p), str(p)))
+    doc.chain = chain
+    if isinstance(doc.data, dict):
+        _normalise(doc)
+        for raw in overrides:
+            apply_override(doc, raw)
+        _normalise(doc)
+    return doc
+
+
+def load_data(data, overrides: list[str] = (), source: str = "<dict>") -> Document:
+    """A config given as Python data (the API's `dict`), placed as `source` in messages."""
+    doc = Document(data=data, source=source)
+    doc.marks[()] = source
     if isinstance(doc.data, dict):
         _normalise(doc)
         for raw in overrides:

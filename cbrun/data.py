@@ -58,9 +58,10 @@ class DataInfo:
             "keras": f"the Keras cache ({self.path})",
             "path": str(self.path),
         }[self.source]
+        what = "samples" if self.dataset == "arrays" else "images"
         return (
             f"data: {self.dataset} from {where}: "
-            f"{self.train_samples:,} train / {self.test_samples:,} test images"
+            f"{self.train_samples:,} train / {self.test_samples:,} test {what}"
         )
 
     def to_dict(self) -> dict:
@@ -69,13 +70,17 @@ class DataInfo:
 
 @dataclass
 class Dataset:
-    """Arrays ready for Keras: images float32 in [0, 1], labels int32."""
+    """Arrays ready for Keras: features float32 (MNIST's in [0, 1]), labels int32 (or
+    float32 targets, `num_classes` None, for a regression)."""
 
     x_train: np.ndarray
     y_train: np.ndarray
     x_test: np.ndarray
     y_test: np.ndarray
     info: DataInfo
+    num_classes: int | None = 10
+    x_val: np.ndarray | None = None  # validation arrays given as such (`arrays` data)
+    y_val: np.ndarray | None = None
 
 
 def _sha256(paths: list[Path]) -> str:
@@ -286,6 +291,8 @@ def load_dataset(
 
 def load_configured(data, announce: Callable[[str], None] = print) -> Dataset:
     """The dataset a config's `data:` section describes (a `DataSpec`)."""
+    if data.dataset == "arrays":
+        return _load_own_arrays(data, announce)
     return load_dataset(
         data.dataset,
         data.source,
@@ -294,4 +301,46 @@ def load_configured(data, announce: Callable[[str], None] = print) -> Dataset:
         limit_train=data.limit.train,
         limit_test=data.limit.test,
         announce=announce,
+    )
+
+
+def _load_own_arrays(data, announce) -> Dataset:
+    """`dataset: arrays`: the user's .npz, checked by `cbrun/arrays.py`."""
+    from cbrun.arrays import check_arrays, read_arrays
+
+    path = Path(data.path)
+    arrays = read_arrays(path)
+    classes = check_arrays(path, arrays, data.num_classes)
+    if "x_val" in arrays and data.validation_split:
+        raise DataError(f"{path}: holds x_val and y_val; leave data.validation_split at 0")
+    limits = {"train": data.limit.train, "test": data.limit.test, "val": None}
+
+    def features(split):
+        x = arrays[f"x_{split}"][: limits[split]].astype(np.float32)
+        return x.reshape(len(x), -1) if data.flatten else x
+
+    def targets(split):
+        return arrays[f"y_{split}"][: limits[split]].astype(
+            np.float32 if classes is None else np.int32
+        )
+
+    has_val = "x_val" in arrays
+    info = DataInfo(
+        dataset="arrays",
+        source="path",
+        path=str(path),
+        sha256=_sha256([path]),
+        train_samples=len(features("train")),
+        test_samples=len(features("test")),
+    )
+    announce(info.describe())
+    return Dataset(
+        x_train=features("train"),
+        y_train=targets("train"),
+        x_test=features("test"),
+        y_test=targets("test"),
+        info=info,
+        num_classes=classes,
+        x_val=features("val") if has_val else None,
+        y_val=targets("val") if has_val else None,
     )

@@ -69,8 +69,10 @@ def fit_data(
     steps_per_epoch: int | None,
     shuffle: bool,
     validation_split: float,
+    validation: tuple | None = None,
 ) -> FitData:
-    """The training pipeline (one epoch, ordered by the current epoch) and the validation arrays.
+    """The training pipeline (one epoch, ordered by the current epoch) and the validation arrays
+    (`validation`, when given as such, else the last `validation_split` of the training ones).
 
     Keras is given no `steps_per_epoch`: it reads the one-epoch dataset to its end
     every epoch, so a chunk of `steps_per_execution` steps never runs into the
@@ -79,7 +81,8 @@ def fit_data(
     import keras
     import tensorflow as tf
 
-    (x, y), validation = split_validation(x, y, validation_split)
+    if validation is None:
+        (x, y), validation = split_validation(x, y, validation_split)
     count = len(x)
     batches = math.ceil(count / batch_size)
     steps = steps_per_epoch or batches

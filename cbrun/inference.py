@@ -122,14 +122,22 @@ def evaluate(
     return results
 
 
-def prediction_item(index: int, label: int, output) -> dict:
-    """One prediction: the class and its probability, or for a single output (the
-    guide's linear model, a regression on the label) the nearest digit and the value."""
+def prediction_item(index: int, label, output, num_classes: int | None = 10) -> dict:
+    """One prediction: the class and its probability; for a single output (the guide's
+    linear model, a regression on the label) the nearest class and the value; for a
+    regression dataset (`num_classes` None) the value."""
     output = np.asarray(output, dtype=np.float64).reshape(-1)
+    if num_classes is None:
+        return {
+            "index": index,
+            "label": float(label),
+            "prediction": float(output[0]),
+            "confidence": None,
+        }
     item = {"index": index, "label": int(label)}
     if output.size == 1:
         item.update(
-            prediction=int(np.clip(np.rint(output[0]), 0, 9)),
+            prediction=int(np.clip(np.rint(output[0]), 0, num_classes - 1)),
             confidence=None,
             output=float(output[0]),
         )
@@ -162,7 +170,7 @@ def predict(
             callbacks=[*phase, RunLogger(sink)],
         )
     items = [
-        prediction_item(index, dataset.y_test[index], output)
+        prediction_item(index, dataset.y_test[index], output, dataset.num_classes)
         for index, output in enumerate(outputs)
     ]
     return items, images

@@ -150,18 +150,46 @@ def build_optimizer(name: str, args: dict):
         raise UsageError(f"compile.optimizer: {cls.__name__}: {error}") from None
 
 
-def build_model(spec, input_shape, num_classes: int = 10):
-    """The uncompiled Keras model a `RunSpec` describes, and its optimizer."""
+def build_model(spec, input_shape, num_classes: int | None = 10, search_paths=()):
+    """The uncompiled Keras model a `RunSpec` describes, and its optimizer.
+
+    `model.name` is a built-in builder, or a plugin (`my_models:build_net`, allowed
+    under `plugins:` like a plugin callback): it gets `input_shape` and `num_classes`
+    and its arguments, checked against its signature, and must return an uncompiled
+    `keras.Model`.
+    """
+    name, args = spec.model.name, dict(spec.model.args)
+    builder = MODELS.get(name).load() if name in MODELS else _plugin_builder(spec, search_paths)
+    from cbrun.failures import explained_failures
+
     try:
-        model = MODELS.build(
-            {"name": spec.model.name, **spec.model.args},
-            input_shape=input_shape,
-            num_classes=num_classes,
-        )
+        with explained_failures([builder]):
+            model = builder(input_shape=tuple(input_shape), num_classes=num_classes, **args)
     except (TypeError, ValueError) as error:
-        raise UsageError(f"model: {spec.model.name}: {error}") from None
+        raise UsageError(f"model: {name}: {error}") from None
+    _ensure_uncompiled_model(model, name)
     optimizer = build_optimizer(spec.compile.optimizer.name, spec.compile.optimizer.args)
     return model, optimizer
+
+
+def _plugin_builder(spec, search_paths):
+    from cbrun.plugins import check_plugin_arguments, ensure_builder, load_plugin
+
+    name = spec.model.name
+    builder = load_plugin(name, set(spec.plugins), list(search_paths), check=ensure_builder)
+    check_plugin_arguments(builder, dict(spec.model.args), "model", skip=INJECTED)
+    return builder
+
+
+def _ensure_uncompiled_model(model, name: str) -> None:
+    import keras
+
+    if not isinstance(model, keras.Model):
+        raise UsageError(f"model: {name} returned {type(model).__name__}, not a keras.Model")
+    if getattr(model, "compiled", False):
+        raise UsageError(
+            f"model: {name} returned a compiled model; cbrun compiles it from compile:"
+        )
 
 
 def compile_model(spec, model, optimizer, steps_per_execution: int = 1) -> None:

@@ -34,6 +34,7 @@ import sys
 import time
 import types
 from dataclasses import dataclass
+from pathlib import Path
 
 from cbrun.errors import CbrunError, UsageError
 
@@ -169,3 +170,18 @@ def supervise(argv: list[str], timeout: float, cluster: Cluster) -> int:
         return 1
     code = child.wait()
     return 128 - code if code < 0 else code  # killed by a signal: report it as a shell does
+
+
+def supervise_this_command(config, resume, overrides) -> None:
+    """Under multi_worker_mirrored, run this same `cbrun` command as a child and watch
+    it (the strategy waits for its peers with no timeout of its own); exit with its code.
+    Returns at once in the child, and for any other strategy."""
+    from cbrun.api import load_config
+    from cbrun.rundir import CONFIG
+
+    if CHILD_ENV in os.environ:
+        return
+    spec = load_config(config or Path(resume) / CONFIG, overrides)
+    if spec.distribute.strategy == "multi_worker_mirrored":
+        argv = [sys.executable, "-m", "cbrun", *sys.argv[1:]]
+        sys.exit(supervise(argv, spec.distribute.timeout_seconds, cluster_from_env()))

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from cbrun.errors import PluginError, UsageError
 from cbrun.migration import check_file
-from cbrun.registry import Registry, describe, did_you_mean
+from cbrun.registry import Registry, describe
 
 # Never importable as plugins, whatever the allow-list says.
 DENIED_MODULES = (
@@ -50,6 +50,12 @@ DENIED_MODULES = (
 def is_plugin_reference(name: str) -> bool:
     """`module:Class` or a dotted path: anything that is not a plain registered name."""
     return ":" in name or "." in name
+
+
+def is_plugin(name: str, registry) -> bool:
+    """The one rule, for callbacks and model builders alike: a name the registry does not
+    hold, written as a module path, is a plugin (allowed, then imported)."""
+    return name not in registry and is_plugin_reference(name)
 
 
 def split_reference(name: str) -> tuple[str, str]:
@@ -85,16 +91,17 @@ def check_allowed(name: str, allowed: set[str]) -> tuple[str, str]:
     return module, attr
 
 
-def load_plugin(name: str, allowed: set[str], search_paths: list[Path] = ()):
-    """Import an allowed plugin callback class.
+def load_plugin(name: str, allowed: set[str], search_paths: list[Path] = (), check=None):
+    """Import an allowed plugin: a callback class, or (with `check`) a model builder.
 
     Args:
         name: `package.module:ClassName`.
         allowed: the allowed module names (a module allows its submodules).
         search_paths: folders to look in first (the config's folder, the current one).
+        check: what the object must be. Defaults to `ensure_callback_class`.
 
     Raises:
-        PluginError: not allowed, not importable, or not a Keras callback class.
+        PluginError: not allowed, not importable, or not what `check` wants.
     """
     module_name, attr = check_allowed(name, allowed)
     added = [str(p) for p in search_paths if str(p) not in sys.path]
@@ -109,7 +116,14 @@ def load_plugin(name: str, allowed: set[str], search_paths: list[Path] = ()):
     obj = getattr(module, attr, None)
     if obj is None:
         raise PluginError(f"plugin '{name}': {module_name} has no {attr}")
-    return ensure_callback_class(obj, name)
+    return (check or ensure_callback_class)(obj, name)
+
+
+def ensure_builder(obj, name: str):
+    """`obj` if it can build a model (a function or a class); refused otherwise."""
+    if not callable(obj):
+        raise PluginError(f"model plugin '{name}' is not a function that builds a keras.Model")
+    return obj
 
 
 def ensure_callback_class(obj, name: str):
@@ -196,14 +210,16 @@ def legacy_findings(references, search_paths=()) -> list:
     return findings
 
 
-def check_plugin_arguments(cls, args: dict, where: str) -> None:
-    """Unknown arguments of a registered plugin class, reported like a config error."""
-    entry = next((e for e in PLUGINS.entries() if e.target is cls), None)
-    if entry is None or entry.accepts_extra:
-        return
-    known = [a.name for a in entry.arguments]
-    for key in args:
-        if key not in known:
-            raise PluginError(
-                f"{where}.args.{key}: unknown argument of {entry.name}{did_you_mean(key, known)}"
-            )
+def check_plugin_arguments(obj, args: dict, where: str, skip=()) -> None:
+    """A loaded plugin's arguments against its live signature (the same generated models
+    as every built-in's; `skip`: what cbrun passes itself). The first problem, as a
+    config error line."""
+    from cbrun.schema import live_arguments_problems
+
+    entry = next((e for e in PLUGINS.entries() if e.target is obj), None)
+    name = entry.name if entry else getattr(obj, "__name__", str(obj))
+    problems = live_arguments_problems(obj, name, args, skip=skip)
+    if problems:
+        sub, message, _ = problems[0]
+        key = "".join(f".{part}" for part in sub)
+        raise PluginError(f"{where}.args{key}: {message}")

@@ -11,6 +11,7 @@ execution), `recorder` (the run's state, checkpoints), `resume` (the rules of
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
@@ -166,7 +167,7 @@ def _prepare(spec: RunSpec, source, sink, *, runs_dir, run_dir, verbose) -> _Tra
             shutil.rmtree(run.path, ignore_errors=True)
         raise
     model, callbacks, checkpoint, spe, why = built
-    run.write_text(CONFIG, spec.to_yaml())
+    run.write_text(CONFIG, _config_text(spec, run if in_place else None))
     sink.open_log(run.file(LOG))
     first_epoch = checkpoint.epoch if checkpoint else 0
     if source is not None:
@@ -192,6 +193,16 @@ def _prepare(spec: RunSpec, source, sink, *, runs_dir, run_dir, verbose) -> _Tra
     )
 
 
+def _config_text(spec: RunSpec, resumed: RunDir | None) -> str:
+    """The run's config.yaml; a resumed run keeps the `extends:` chain its first start
+    recorded (the leading comment lines), since it is read back from config.yaml itself."""
+    text = spec.to_yaml()
+    if resumed is None or text.startswith("#"):
+        return text
+    old = resumed.file(CONFIG).read_text(encoding="utf-8").splitlines(keepends=True)
+    return "".join(itertools.takewhile(lambda line: line.startswith("#"), old)) + text
+
+
 def _build(spec, run, source, dataset, strategy, cluster, sink, search_paths):
     """The compiled model, its callbacks, the checkpoint it resumes from (restored into
     the model), and the steps per execution with why."""
@@ -209,7 +220,9 @@ def _build(spec, run, source, dataset, strategy, cluster, sink, search_paths):
 
         disable_op_determinism()
     with strategy.scope():
-        model, optimizer = build_model(spec, dataset.x_train.shape[1:])
+        model, optimizer = build_model(
+            spec, dataset.x_train.shape[1:], dataset.num_classes, search_paths
+        )
     if cluster is not None:
         adapt_for_multi_worker(model, strategy)
     initial_lr = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
@@ -318,6 +331,7 @@ def _run_phases(training: _Training, recorder, logger, stop) -> tuple[RunStatus,
         steps_per_epoch=spec.fit.steps_per_epoch,
         shuffle=spec.fit.shuffle,
         validation_split=spec.data.validation_split,
+        validation=None if dataset.x_val is None else (dataset.x_val, dataset.y_val),
     )
     if training.first_epoch < spec.fit.epochs:
         model.fit(

@@ -178,6 +178,23 @@ def _explained(name, arguments, args, errors) -> list[tuple[tuple, str, bool]]:
     return problems
 
 
+def live_arguments_problems(obj, name: str, args: dict, skip=()) -> list[tuple[tuple, str, bool]]:
+    """`arguments_problems` for a loaded plugin, from its live signature (none checked
+    when it takes `**kwargs`)."""
+    from cbrun.keras_signatures import describe_class
+
+    record = describe_class(obj, skip=skip)
+    if record["accepts_extra"]:
+        return []
+    arguments = record["arguments"]
+    model = _model(f"{name}Args", arguments)
+    try:
+        model.model_validate(args)
+    except ValidationError as error:
+        return _explained(name, arguments, args, error.errors())
+    return []
+
+
 def unknown_name(kind: str, name, known) -> str:
     if not isinstance(name, str):
         return f"a {kind} is named by a string, got {describe_value(name)}"
@@ -286,8 +303,11 @@ def with_defaults(data: dict) -> dict:
         known = name in records(kind) if kind != "model" else True
         return {**defaults_of(kind, name), **args} if known else args
 
+    from cbrun.models import MODELS
+
     model = data["model"]
-    model["args"] = filled("model", model["name"], model["args"])
+    if model["name"] in MODELS:
+        model["args"] = filled("model", model["name"], model["args"])
     for index, layer in enumerate(model["args"].get("layers") or []):
         item = {"name": layer} if isinstance(layer, str) else dict(layer)
         if item["name"] in records("layer"):

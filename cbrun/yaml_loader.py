@@ -102,6 +102,17 @@ class Document:
     source: str
     marks: dict = field(default_factory=dict)
     key_marks: dict = field(default_factory=dict)
+    chain: list = field(default_factory=list)  # the files it was composed from (`extends:`)
+
+    def data_at(self, path: Path):
+        """The value at `path`, or None when there is none."""
+        node = self.data
+        try:
+            for part in path:
+                node = node[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+        return node
 
     def where(self, path: Path, *, key: bool = False) -> str:
         """The position of `path` (or of its key), else of its nearest ancestor."""

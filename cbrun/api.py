@@ -1,0 +1,215 @@
+"""cbrun from Python: the same runs as the command line, as calls that return or raise.
+
+The CLI is built on these calls. Nothing here exits the process or leaves a
+signal handler behind; a mistake is an exception (`cbrun.ConfigError` carries
+the same one-line `file:line:col` messages the CLI prints, a `dict` config is
+placed as `<dict>`). Each `train` starts from a cleared Keras session, so two
+calls in one process give what two command-line runs give.
+
+Example:
+
+```python
+import cbrun
+
+run = cbrun.train("configs/early_stop.yaml", ["fit.epochs=3"], runs_dir="runs")
+print(run.status, run.history[-1]["loss"], run.evaluate)
+model = run.load_model()
+```
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from pathlib import Path
+
+from cbrun.errors import UsageError
+
+
+@dataclass(frozen=True)
+class Run:
+    """A run folder, read when asked (it may still be written by another process).
+
+    Args:
+        run_dir: the folder.
+        exit_code: what `cbrun train` would have exited with.
+    """
+
+    run_dir: Path
+    exit_code: int = 0
+
+    @property
+    def summary(self):
+        """`summary.json`, as a `cbrun.summary.Summary`."""
+        from cbrun.rundir import RunDir
+
+        return RunDir(self.run_dir).summary()
+
+    @property
+    def status(self) -> str:
+        return self.summary.status.value
+
+    @property
+    def history(self) -> list[dict]:
+        """One dict per epoch: `epoch`, `learning_rate` and every metric."""
+        from cbrun.runs import read_history
+
+        return read_history(self.run_dir)
+
+    @property
+    def evaluate(self) -> dict | None:
+        """The test-split results of the run's own evaluation (None if it did not run)."""
+        return self.summary.evaluate
+
+    def load_model(self):
+        """The trained `keras.Model` (safe mode)."""
+        from cbrun.inference import load_model
+        from cbrun.rundir import MODEL
+
+        return load_model(self.run_dir / MODEL)
+
+
+def load_config(config: str | Path | dict, overrides=()):
+    """A validated `RunSpec` from a YAML file or a dict, with `--set`-style overrides.
+
+    Raises:
+        ConfigError: every problem, one line each.
+    """
+    from cbrun.config import load_config as load_file
+    from cbrun.config import validate
+    from cbrun.config_source import load_data
+
+    if isinstance(config, dict):
+        return validate(load_data(copy.deepcopy(config), list(overrides)), default_name="run")
+    return load_file(config, list(overrides))
+
+
+def _sink(quiet: bool, console=None):
+    from rich.console import Console
+
+    from cbrun.logsink import LogSink
+
+    return LogSink(console or Console(highlight=False), quiet=quiet)
+
+
+def train(
+    config: str | Path | dict | None,
+    overrides=(),
+    *,
+    run_dir: str | Path | None = None,
+    runs_dir: str | Path | None = None,
+    name: str | None = None,
+    resume: str | Path | None = None,
+    quiet: bool = False,
+    allow_plugins=(),
+    log_every: int | None = None,
+    verbose: bool = False,
+    console=None,
+) -> Run:
+    """Train, evaluate and write a run folder, as `cbrun train` does.
+
+    Args:
+        config: a YAML file or a dict; None with `resume` (the run's own config).
+        overrides: `KEY=VALUE` strings, as `--set` takes them.
+        run_dir: the exact new run folder; or `runs_dir`, its parent. Defaults to
+            `output.runs_dir`.
+        name: the run's name (the folder is NAME-YYYYmmdd-HHMMSS).
+        resume: an unfinished run folder to continue.
+        quiet: print only the final summary.
+        allow_plugins: plugin modules allowed beyond the config's `plugins:`.
+        console: a `rich.console.Console` to print to. Defaults to a new one.
+
+    Returns:
+        The `Run`; an interrupted run is returned too (`status` says so).
+
+    Raises:
+        ConfigError, UsageError: a mistake in the config or the call (nothing written).
+        CbrunError: a failure during the run (`NonFiniteLossError` for a NaN loss).
+    """
+    from cbrun.rundir import CONFIG, RunDir
+
+    if run_dir and runs_dir:
+        raise UsageError("give run_dir or runs_dir, not both")
+    if resume and (run_dir or runs_dir or name):
+        raise UsageError("a resumed run continues in its own folder, under its own name")
+    if config is None and resume is None:
+        raise UsageError("give a config, or resume=RUN_DIR")
+    overrides = [*overrides, *([f"name={name}"] if name else [])]
+    if resume is not None:
+        RunDir.open(Path(resume), finished=False)  # a missing or foreign folder: UsageError
+        config = config or Path(resume) / CONFIG
+    spec = load_config(config, overrides)
+    if spec.distribute.strategy == "multi_worker_mirrored" and not _in_supervised_worker():
+        raise UsageError(
+            "multi_worker_mirrored runs one process per worker: start each with `cbrun train`"
+        )
+    where = Path(config).resolve().parent if not isinstance(config, dict) else Path.cwd()
+    return _train_spec(
+        spec,
+        _sink(quiet, console),
+        runs_dir=Path(runs_dir) if runs_dir else None,
+        run_dir=Path(run_dir) if run_dir else None,
+        resume=Path(resume) if resume else None,
+        allow_plugins=tuple(allow_plugins),
+        search_paths=[where, Path.cwd()],
+        log_every=log_every,
+        verbose=verbose,
+    )
+
+
+def _in_supervised_worker() -> bool:
+    import os
+
+    from cbrun.multi_worker import CHILD_ENV
+
+    return CHILD_ENV in os.environ
+
+
+def _train_spec(spec, sink, **options) -> Run:
+    """`runner.train` from a cleared Keras session (uids, layer names, global state)."""
+    from cbrun.runner import train as run_training
+    from cbrun.tensorflow_loader import import_tensorflow
+
+    import_tensorflow(options.get("verbose", False))
+    import keras
+
+    keras.backend.clear_session()
+    result = run_training(spec, sink=sink, **options)
+    return Run(result.run_dir, result.exit_code)
+
+
+def evaluate(run_dir: str | Path, *, quiet: bool = True, allow_plugins=()) -> dict:
+    """Evaluate a run's model on the test split (writes `evaluate.json`), as `cbrun evaluate`."""
+    from cbrun.inference import evaluate as run_evaluate
+    from cbrun.inference import open_run
+    from cbrun.rundir import MODEL
+
+    run, spec = open_run(Path(run_dir))
+    return run_evaluate(
+        spec,
+        run.file(MODEL),
+        sink=_sink(quiet),
+        run=run,
+        allow_plugins=allow_plugins,
+        search_paths=[Path.cwd()],
+    )
+
+
+def predict(run_dir: str | Path, x=None, *, count: int = 8, quiet: bool = True):
+    """Predictions of a run's model: for `x` (an array shaped like its inputs), else for
+    the first `count` test images with their labels, as `cbrun predict --json` gives."""
+    from cbrun.inference import load_model, open_run
+    from cbrun.inference import predict as run_predict
+    from cbrun.rundir import MODEL
+
+    run, spec = open_run(Path(run_dir))
+    if x is None:
+        return run_predict(run, spec, sink=_sink(quiet), count=count, search_paths=[Path.cwd()])[0]
+    return load_model(run.file(MODEL)).predict(x, verbose=0)
+
+
+def list_callbacks() -> list[dict]:
+    """Every callback a config may name, described as `cbrun list-callbacks --json` does."""
+    from cbrun.callbacks.catalog import callback_registry
+
+    return [entry.to_dict() for entry in callback_registry().entries()]
