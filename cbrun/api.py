@@ -126,16 +126,11 @@ def train(
         ConfigError, UsageError: a mistake in the config or the call (nothing written).
         CbrunError: a failure during the run (`NonFiniteLossError` for a NaN loss).
     """
-    from cbrun.rundir import CONFIG, RunDir
-
-    if run_dir and runs_dir:
-        raise UsageError("give run_dir or runs_dir, not both")
-    if resume and (run_dir or runs_dir or name):
-        raise UsageError("a resumed run continues in its own folder, under its own name")
-    if config is None and resume is None:
-        raise UsageError("give a config, or resume=RUN_DIR")
+    _check_call(run_dir, runs_dir, name, resume, config)
     overrides = [*overrides, *([f"name={name}"] if name else [])]
     if resume is not None:
+        from cbrun.rundir import CONFIG, RunDir
+
         RunDir.open(Path(resume), finished=False)  # a missing or foreign folder: UsageError
         config = config or Path(resume) / CONFIG
     spec = load_config(config, overrides)
@@ -155,6 +150,15 @@ def train(
         log_every=log_every,
         verbose=verbose,
     )
+
+
+def _check_call(run_dir, runs_dir, name, resume, config) -> None:
+    if run_dir and runs_dir:
+        raise UsageError("give run_dir or runs_dir, not both")
+    if resume and (run_dir or runs_dir or name):
+        raise UsageError("a resumed run continues in its own folder, under its own name")
+    if config is None and resume is None:
+        raise UsageError("give a config, or resume=RUN_DIR")
 
 
 def _in_supervised_worker() -> bool:

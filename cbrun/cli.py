@@ -163,8 +163,8 @@ def validate(config, overrides, origins):
     spec = load_config(config, list(overrides))
     if origins:
         doc = config_source.load_document(config, list(overrides))
-        for path, where in composition.origins(doc):
-            click.echo(f"{path} = {json.dumps(doc.data_at(_keys(path)))}  # {where}")
+        for path, value, where in composition.origins(doc):
+            click.echo(f"{path} = {json.dumps(value)}  # {where}")
         return
     console = make_console()
     text = spec.to_yaml(argument_defaults=True)
@@ -172,13 +172,6 @@ def validate(config, overrides, origins):
         console.print(Syntax(text, "yaml", background_color="default"))
     else:
         click.echo(text, nl=False)
-
-
-def _keys(path: str) -> tuple:
-    """`callbacks[1].args.patience` -> ("callbacks", 1, "args", "patience")."""
-    import re
-
-    return tuple(int(p) if p.isdigit() else p for p in re.findall(r"[^.\[\]]+", path))
 
 
 @cli.command("list-callbacks")

@@ -131,13 +131,11 @@ def _copy_marks(out: Document, child: Document, source: tuple, target: tuple) ->
                 into[target + key[len(source) :]] = mark
 
 
-def origins(doc: Document) -> list[tuple[str, str]]:
-    """`(key path, file:line:col)` of every value the config sets, base files first."""
+def origins(doc: Document) -> list[tuple[str, object, str]]:
+    """`(key path, value, file:line:col)` of every value the config sets, base files first."""
     found = []
     for path, mark in doc.marks.items():
-        if not path:
-            continue
         value = doc.data_at(path)
-        if not isinstance(value, (dict, list)):
-            found.append((format_path(path), mark))
+        if path and not isinstance(value, (dict, list)):
+            found.append((format_path(path), value, mark))
     return found

@@ -107,14 +107,7 @@ def fit_data(
         .map(batch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
         .prefetch(tf.data.AUTOTUNE)
     )
-    # As Keras does for arrays: tf.data's default graph rewrites cost more than they
-    # save on a gather pipeline this simple (measured: ~1% per epoch).
-    options = tf.data.Options()
-    options.experimental_optimization.apply_default_optimizations = False
-    # Under a multi-worker strategy every worker reads the whole pipeline in the same
-    # epoch order; tf.distribute splits each global batch between the replicas.
-    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
-    dataset = dataset.with_options(options)
+    dataset = dataset.with_options(_options())
 
     class EpochOrder(keras.callbacks.Callback):
         """Writes the epoch's order into the pipeline before Keras opens its iterator."""
@@ -123,3 +116,17 @@ def fit_data(
             order.assign(epoch_order(count, seed, index, shuffle))
 
     return FitData(dataset, steps, validation, EpochOrder())
+
+
+def _options():
+    """tf.data options of the training pipeline."""
+    import tensorflow as tf
+
+    options = tf.data.Options()
+    # As Keras does for arrays: tf.data's default graph rewrites cost more than they
+    # save on a gather pipeline this simple (measured: ~1% per epoch).
+    options.experimental_optimization.apply_default_optimizations = False
+    # Under a multi-worker strategy every worker reads the whole pipeline in the same
+    # epoch order; tf.distribute splits each global batch between the replicas.
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
+    return options

@@ -181,6 +181,10 @@ def supervise_this_command(config, resume, overrides) -> None:
 
     if CHILD_ENV in os.environ:
         return
+    if resume is not None:
+        from cbrun.rundir import RunDir
+
+        RunDir.open(Path(resume), finished=False)  # a missing or foreign folder: one line
     spec = load_config(config or Path(resume) / CONFIG, overrides)
     if spec.distribute.strategy == "multi_worker_mirrored":
         argv = [sys.executable, "-m", "cbrun", *sys.argv[1:]]

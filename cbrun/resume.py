@@ -7,6 +7,7 @@ run has nothing to resume.
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 from cbrun.config import RunSpec, load_config
@@ -77,3 +78,13 @@ def self_contained(spec: RunSpec, allow_plugins, search_paths) -> RunSpec:
     plugins = list(dict.fromkeys([*spec.plugins, *allow_plugins]))
     paths = [*spec.plugin_paths, *(str(Path(p).resolve()) for p in search_paths)]
     return spec.model_copy(update={"plugins": plugins, "plugin_paths": list(dict.fromkeys(paths))})
+
+
+def config_text(spec: RunSpec, resumed: RunDir | None) -> str:
+    """The run's config.yaml; a resumed run keeps the `extends:` chain its first start
+    recorded (the leading comment lines), since it is read back from config.yaml itself."""
+    text = spec.to_yaml()
+    if resumed is None or text.startswith("#"):
+        return text
+    old = resumed.file(CONFIG).read_text(encoding="utf-8").splitlines(keepends=True)
+    return "".join(itertools.takewhile(lambda line: line.startswith("#"), old)) + text

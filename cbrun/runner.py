@@ -11,7 +11,6 @@ execution), `recorder` (the run's state, checkpoints), `resume` (the rules of
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import shutil
@@ -42,7 +41,7 @@ from cbrun.logsink import LogSink
 from cbrun.models import build_model, compile_model
 from cbrun.multi_worker import adapt as adapt_for_multi_worker
 from cbrun.multi_worker import cluster_from_env
-from cbrun.resume import open_unfinished, resume_spec, self_contained
+from cbrun.resume import config_text, open_unfinished, resume_spec, self_contained
 from cbrun.rundir import CONFIG, LOG, SUMMARY, TRACE, RunDir
 from cbrun.signals import StopSignals
 from cbrun.summary import RunStatus, Summary, now, summary_table
@@ -167,7 +166,7 @@ def _prepare(spec: RunSpec, source, sink, *, runs_dir, run_dir, verbose) -> _Tra
             shutil.rmtree(run.path, ignore_errors=True)
         raise
     model, callbacks, checkpoint, spe, why = built
-    run.write_text(CONFIG, _config_text(spec, run if in_place else None))
+    run.write_text(CONFIG, config_text(spec, run if in_place else None))
     sink.open_log(run.file(LOG))
     first_epoch = checkpoint.epoch if checkpoint else 0
     if source is not None:
@@ -191,16 +190,6 @@ def _prepare(spec: RunSpec, source, sink, *, runs_dir, run_dir, verbose) -> _Tra
         chief=cluster is None or cluster.is_chief,
         verbose=verbose,
     )
-
-
-def _config_text(spec: RunSpec, resumed: RunDir | None) -> str:
-    """The run's config.yaml; a resumed run keeps the `extends:` chain its first start
-    recorded (the leading comment lines), since it is read back from config.yaml itself."""
-    text = spec.to_yaml()
-    if resumed is None or text.startswith("#"):
-        return text
-    old = resumed.file(CONFIG).read_text(encoding="utf-8").splitlines(keepends=True)
-    return "".join(itertools.takewhile(lambda line: line.startswith("#"), old)) + text
 
 
 def _build(spec, run, source, dataset, strategy, cluster, sink, search_paths):

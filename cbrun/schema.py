@@ -264,6 +264,11 @@ def json_schema() -> dict:
     sequential_args = create_model(
         "sequentialArgs", __config__=ConfigDict(extra="forbid"), layers=(list[layer], ...)
     )
+    plugin_model = create_model(
+        "PluginModel",
+        __base__=ModelSpec,
+        name=(str, Field(..., pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")),
+    )
     models = [
         create_model(
             f"{name}Model",
@@ -283,7 +288,7 @@ def json_schema() -> dict:
     spec = create_model(
         "RunSpec",
         __base__=RunSpec,
-        model=(_union(models), ...),
+        model=(_union([*models, plugin_model]), ...),
         compile=(compile_section, ...),
         callbacks=(list[_union([*callbacks, plugin, Literal[tuple(registry.names())]])], []),
     )
