@@ -20,7 +20,7 @@ from cbrun import schema
 from cbrun.callbacks.catalog import PATH_ARGUMENTS, callback_registry
 from cbrun.errors import Problem
 from cbrun.keras_signatures import table
-from cbrun.models import MODELS, OPTIMIZERS
+from cbrun.models import MODELS, OPTIMIZERS, installed_builders
 from cbrun.plugins import is_plugin
 from cbrun.registry import did_you_mean
 from cbrun.schedules import schedule_problems
@@ -166,7 +166,7 @@ def _paths_and_schedule(path: tuple, args: dict) -> list[Found]:
 
 def _model(spec) -> list[Found]:
     name = spec.model.name
-    if is_plugin(name, MODELS):
+    if is_plugin(name, MODELS) or name in installed_builders():
         return []  # a builder plugin: allowed or not before import, checked once loaded
     if name not in MODELS:
         return [

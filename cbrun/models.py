@@ -150,6 +150,17 @@ def build_optimizer(name: str, args: dict):
         raise UsageError(f"compile.optimizer: {cls.__name__}: {error}") from None
 
 
+ENTRY_POINT_GROUP = "cbrun.models"
+
+
+def installed_builders() -> dict[str, str]:
+    """Builders that installed packages expose under the `cbrun.models` entry-point group,
+    `{name: "module:attr"}`: installing the package is the allowing."""
+    from importlib import metadata
+
+    return {point.name: point.value for point in metadata.entry_points(group=ENTRY_POINT_GROUP)}
+
+
 def build_model(spec, input_shape, num_classes: int | None = 10, search_paths=()):
     """The uncompiled Keras model a `RunSpec` describes, and its optimizer.
 
@@ -175,8 +186,12 @@ def build_model(spec, input_shape, num_classes: int | None = 10, search_paths=()
 def _plugin_builder(spec, search_paths):
     from cbrun.plugins import check_plugin_arguments, ensure_builder, load_plugin
 
-    name = spec.model.name
-    builder = load_plugin(name, set(spec.plugins), list(search_paths), check=ensure_builder)
+    name, installed = spec.model.name, installed_builders()
+    if name in installed:
+        module = installed[name].partition(":")[0]
+        builder = load_plugin(installed[name], {module}, check=ensure_builder)
+    else:
+        builder = load_plugin(name, set(spec.plugins), list(search_paths), check=ensure_builder)
     check_plugin_arguments(builder, dict(spec.model.args), "model", skip=INJECTED)
     return builder
 

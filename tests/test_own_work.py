@@ -211,3 +211,22 @@ def test_arrays_need_source_path(write_config, cli):
         f"Error: {config}:1:7: data.source: dataset: arrays reads your .npz: set source: path "
         "and data.path\n"
     )
+
+
+def test_an_installed_model_builder_needs_no_allow_list(tmp_path, monkeypatch, cli):
+    site = tmp_path / "site"
+    (site / "installed_models-1.0.dist-info").mkdir(parents=True)
+    (site / "installed_models-1.0.dist-info" / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: installed-models\nVersion: 1.0\n"
+    )
+    (site / "installed_models-1.0.dist-info" / "entry_points.txt").write_text(
+        "[cbrun.models]\ntiny_net = installed_models:build_net\n"
+    )
+    (site / "installed_models.py").write_text(BUILDER)
+    monkeypatch.syspath_prepend(str(site))
+    config = _work(tmp_path / "w", marker_exists=True)
+    text = config.read_text().replace("'my_models:build_net'", "tiny_net")
+    config.write_text(text.replace("[my_models, kill_switch]", "[kill_switch]"))
+    result = cli("train", config, "--run-dir", tmp_path / "run", "--quiet")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "run" / "model.keras").is_file()
