@@ -63,10 +63,10 @@ CHOICES = {"mode": ["auto", "min", "max"]}
 _JSON_TYPE = {bool: "boolean", int: "integer", float: "number", str: "string"}
 
 
-def _types(name: str, default, required: bool) -> list[str]:
-    if name in TYPES:
-        nullable = default is None and not required and "null" not in TYPES[name]
-        return TYPES[name] + (["null"] if nullable else [])
+def _types(name: str, default, required: bool, known: dict) -> list[str]:
+    if name in known:
+        nullable = default is None and not required and "null" not in known[name]
+        return known[name] + (["null"] if nullable else [])
     if required or default is None:
         return []  # any
     if isinstance(default, (list, tuple)):
@@ -101,8 +101,12 @@ def _arg_docs(doc: str) -> dict[str, str]:
     return {k: v[:300] for k, v in found.items()}
 
 
-def describe_class(obj, *, skip=()) -> dict:
-    """The record of one class or function: its arguments, and whether it takes **kwargs."""
+def describe_class(obj, *, skip=(), known_types=TYPES) -> dict:
+    """The record of one class or function: its arguments, and whether it takes **kwargs.
+
+    `known_types` names the types a default cannot tell (Keras's own arguments, by
+    name); cbrun's builders and users' plugins pass `{}`: their defaults tell.
+    """
     function = obj.__init__ if inspect.isclass(obj) else obj
     doc = inspect.cleandoc(obj.__doc__ or "")
     docs = _arg_docs(doc)
@@ -118,7 +122,7 @@ def describe_class(obj, *, skip=()) -> dict:
         arguments.append(
             {
                 "name": param.name,
-                "types": _types(param.name, default, required),
+                "types": _types(param.name, default, required, known_types),
                 "required": required,
                 "default": default,
                 "choices": CHOICES.get(param.name, []),

@@ -13,7 +13,6 @@ on first use: a config pays only for the names it uses.
 
 from __future__ import annotations
 
-import inspect
 from functools import cache
 from typing import Any, Literal, Union
 
@@ -112,31 +111,11 @@ def args_model(kind: str, name: str) -> type[BaseModel]:
 
 def _builder_arguments(name: str) -> tuple[dict, ...]:
     """A cbrun model builder's arguments, from its live signature (no Keras import)."""
+    from cbrun.keras_signatures import describe_class
     from cbrun.models import INJECTED, MODELS
 
-    entry = MODELS.get(name)
-    arguments = []
-    for parameter in inspect.signature(entry.load()).parameters.values():
-        if parameter.name in INJECTED:
-            continue
-        default = parameter.default
-        required = default is parameter.empty
-        if isinstance(default, tuple):
-            default = list(default)
-        types = [] if required or default is None else [_json_type(default)]
-        if name == "sequential" and parameter.name == "layers":
-            types = ["array"]
-        arguments.append(
-            {"name": parameter.name, "types": types, "required": required, "default": default}
-        )
-    return tuple(arguments)
-
-
-def _json_type(value) -> str:
-    for json_type, python in _PYTHON.items():
-        if type(value) is python or (json_type == "number" and type(value) is int):
-            return "integer" if type(value) is int else json_type
-    return "array" if isinstance(value, list) else "object"
+    arguments = describe_class(MODELS.get(name).load(), skip=INJECTED, known_types={})
+    return tuple(arguments["arguments"])
 
 
 # -- checking ---------------------------------------------------------------------------
@@ -183,7 +162,7 @@ def live_arguments_problems(obj, name: str, args: dict, skip=()) -> list[tuple[t
     when it takes `**kwargs`)."""
     from cbrun.keras_signatures import describe_class
 
-    record = describe_class(obj, skip=skip)
+    record = describe_class(obj, skip=skip, known_types={})
     if record["accepts_extra"]:
         return []
     arguments = record["arguments"]
