@@ -108,8 +108,9 @@ def train(
             too if True; None traces nothing.
 
     Raises:
-        CbrunError: a usage mistake (exit 2) or a failure (exit 1). An interrupted,
-            NaN or finished run returns a `TrainResult` with its exit code.
+        CbrunError: a usage mistake (exit 2), a failure (exit 1), a NaN or infinite
+            loss (`NonFiniteLossError`, exit 3). A finished or interrupted run returns a
+            `TrainResult` with its exit code.
     """
     refuse_capping_environment()
     source = open_unfinished(resume) if resume is not None else None
