@@ -139,18 +139,18 @@ def load_document(path: str | Path, overrides: list[str] = ()) -> Document:
     """Read a config file (and the chain it `extends:`), apply `--set`, keeping positions."""
     doc, chain = resolve(Path(path), lambda p: load_yaml(read_text(p), str(p)))
     doc.chain = chain
-    if isinstance(doc.data, dict):
-        _normalise(doc)
-        for raw in overrides:
-            apply_override(doc, raw)
-        _normalise(doc)
-    return doc
+    return _overridden(doc, overrides)
 
 
 def load_data(data, overrides: list[str] = (), source: str = "<dict>") -> Document:
     """A config given as Python data (the API's `dict`), placed as `source` in messages."""
     doc = Document(data=data, source=source)
     doc.marks[()] = source
+    return _overridden(doc, overrides)
+
+
+def _overridden(doc: Document, overrides) -> Document:
+    """Shorthands expanded, then each `--set` applied (and what it set expanded too)."""
     if isinstance(doc.data, dict):
         _normalise(doc)
         for raw in overrides:

@@ -53,6 +53,17 @@ def start_cbrun(*args, cwd=ROOT, env: dict | None = None) -> subprocess.Popen:
     )
 
 
+def installed_package(site: Path, name: str, group: str, entries: dict, source: str) -> None:
+    """A package `name` in folder `site`, as pip would leave it: its module, and a dist-info
+    exposing `entries` (`{entry name: "module:attr"}`) under the entry-point `group`."""
+    info = site / f"{name}-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+    lines = "".join(f"{key} = {value}\n" for key, value in entries.items())
+    (info / "entry_points.txt").write_text(f"[{group}]\n{lines}")
+    (site / f"{name}.py").write_text(source)
+
+
 needs_full_mnist = pytest.mark.skipif(
     not FULL_MNIST.is_file(), reason=f"full MNIST not found at {FULL_MNIST}"
 )

@@ -10,7 +10,7 @@ import keras
 import numpy as np
 import pytest
 
-from tests.conftest import ROOT, run_cbrun
+from tests.conftest import ROOT, installed_package, run_cbrun
 
 BUILDER = """
 import keras
@@ -215,14 +215,13 @@ def test_arrays_need_source_path(write_config, cli):
 
 def test_an_installed_model_builder_needs_no_allow_list(tmp_path, monkeypatch, cli):
     site = tmp_path / "site"
-    (site / "installed_models-1.0.dist-info").mkdir(parents=True)
-    (site / "installed_models-1.0.dist-info" / "METADATA").write_text(
-        "Metadata-Version: 2.1\nName: installed-models\nVersion: 1.0\n"
+    installed_package(
+        site,
+        "installed_models",
+        "cbrun.models",
+        {"tiny_net": "installed_models:build_net"},
+        BUILDER,
     )
-    (site / "installed_models-1.0.dist-info" / "entry_points.txt").write_text(
-        "[cbrun.models]\ntiny_net = installed_models:build_net\n"
-    )
-    (site / "installed_models.py").write_text(BUILDER)
     monkeypatch.syspath_prepend(str(site))
     config = _work(tmp_path / "w", marker_exists=True)
     text = config.read_text().replace("'my_models:build_net'", "tiny_net")

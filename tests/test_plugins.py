@@ -10,6 +10,7 @@ import pytest
 
 from cbrun.errors import PluginError
 from cbrun.plugins import check_allowed
+from tests.conftest import installed_package
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -91,19 +92,16 @@ def test_installed_entry_point_plugin_is_listed_and_runs(
 ):
     """A package exposing `cbrun.callbacks` entry points needs no allow-list entry."""
     site = tmp_path / "site"
-    (site / "installed_cb-1.0.dist-info").mkdir(parents=True)
-    (site / "installed_cb-1.0.dist-info" / "METADATA").write_text(
-        "Metadata-Version: 2.1\nName: installed-cb\nVersion: 1.0\n"
-    )
-    (site / "installed_cb-1.0.dist-info" / "entry_points.txt").write_text(
-        "[cbrun.callbacks]\nInstalledTimer = installed_cb:InstalledTimer\n"
-    )
-    (site / "installed_cb.py").write_text(
+    installed_package(
+        site,
+        "installed_cb",
+        "cbrun.callbacks",
+        {"InstalledTimer": "installed_cb:InstalledTimer"},
         "import keras\n"
         "class InstalledTimer(keras.callbacks.Callback):\n"
         "    def on_train_end(self, logs=None):\n"
         "        import pathlib\n"
-        f"        pathlib.Path({str(tmp_path / 'RAN')!r}).write_text('ran')\n"
+        f"        pathlib.Path({str(tmp_path / 'RAN')!r}).write_text('ran')\n",
     )
     monkeypatch.syspath_prepend(str(site))
     listing = cli("list-callbacks", "--json")
