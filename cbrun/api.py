@@ -105,19 +105,20 @@ def train(
     log_every: int | None = None,
     verbose: bool = False,
     console=None,
+    extra_callbacks=(),
 ) -> Run:
     """Train, evaluate and write a run folder, as `cbrun train` does.
 
     Args:
         config: a YAML file or a dict; None with `resume` (the run's own config).
         overrides: `KEY=VALUE` strings, as `--set` takes them.
-        run_dir: the exact new run folder; or `runs_dir`, its parent. Defaults to
-            `output.runs_dir`.
+        run_dir: the exact new run folder; or `runs_dir`, its parent (`output.runs_dir`).
         name: the run's name (the folder is NAME-YYYYmmdd-HHMMSS).
         resume: an unfinished run folder to continue.
         quiet: print only the final summary.
         allow_plugins: plugin modules allowed beyond the config's `plugins:`.
         console: a `rich.console.Console` to print to. Defaults to a new one.
+        extra_callbacks: Keras callbacks to pass to `fit` besides the config's.
 
     Returns:
         The `Run`; an interrupted run is returned too (`status` says so).
@@ -149,6 +150,7 @@ def train(
         search_paths=[where, Path.cwd()],
         log_every=log_every,
         verbose=verbose,
+        extra_callbacks=tuple(extra_callbacks),
     )
 
 

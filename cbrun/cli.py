@@ -100,12 +100,7 @@ def cli():
     help="A batch line every N steps (default: about every logging.seconds).",
 )
 @click.option("--quiet", "-q", is_flag=True, help="Print only errors and the final summary.")
-@click.option(
-    "--verbose",
-    "-v",
-    is_flag=True,
-    help="Print every batch, and TensorFlow's own start-up messages.",
-)
+@click.option("--verbose", "-v", is_flag=True, help="Every batch; TensorFlow's start-up lines.")
 def train(
     config, overrides, resume, runs_dir, run_dir, name, allow_plugins, log_every, quiet, verbose
 ):
@@ -222,9 +217,8 @@ def schema():
 def check_plugin(ctx, target, diff):
     """Report what in a plugin's source breaks on Keras 3, TensorFlow 2.16+ or NumPy 2.
 
-    Reads PATH_OR_MODULE (a .py file, or a module found as `import` would, from
-    here first) with Python's parser: nothing is imported or run. One line per
-    finding, `file:line:col: what breaks — what to write`.
+    Reads PATH_OR_MODULE (a .py file, or a module found as `import` would) with
+    Python's parser: nothing is imported or run. One line per finding.
 
     Exit codes: 0 nothing breaks (notes may be printed), 1 findings, 2 the file
     cannot be found, read or parsed.
@@ -390,6 +384,9 @@ def trace(config, batches, overrides, runs_dir, allow_plugins):
     views.print_trace(make_console(), result.tracer)
     click.echo(f"trace: {result.run_dir / 'trace.jsonl'}")
     sys.exit(result.exit_code)
+
+
+from cbrun import cli_sweep  # noqa: E402, F401 - `cbrun sweep`, a command of `cli`
 
 
 def main() -> None:

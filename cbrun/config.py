@@ -14,7 +14,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from cbrun.callbacks.catalog import callback_registry
 from cbrun.config_checks import named_problems, pydantic_problem
@@ -137,6 +145,60 @@ class DistributeSpec(_Section):
     timeout_seconds: float = Field(60.0, gt=0)
 
 
+class SweepObjective(_Section):
+    """The epoch log a sweep optimises (its best epoch per trial), and which way."""
+
+    monitor: str
+    mode: Literal["min", "max"]
+
+
+class PrunerSpec(_Section):
+    """Stop a trial whose objective falls behind: `median` of the trials so far at the
+    same epoch, or a `threshold` (`lower`/`upper`); none before `warmup_epochs`."""
+
+    type: Literal["median", "threshold", "none"] = "median"
+    warmup_epochs: int = Field(0, ge=0)
+    lower: float | None = None
+    upper: float | None = None
+
+
+class Dimension(_Section):
+    """One searched value: exactly one of `choice`, `uniform`, `log_uniform`, `int`."""
+
+    choice: list | None = Field(None, min_length=1)
+    uniform: list[float] | None = Field(None, min_length=2, max_length=2)
+    log_uniform: list[float] | None = Field(None, min_length=2, max_length=2)
+    # Written `int:` in the config (a field may not be called int here).
+    integer: list[int] | None = Field(None, min_length=2, max_length=2, alias="int")
+
+    @property
+    def kind(self) -> str:
+        return next(k for k in ("choice", "uniform", "log_uniform", "integer") if getattr(self, k))
+
+    @model_validator(mode="after")
+    def _one_kind(self):
+        given = [k for k in ("choice", "uniform", "log_uniform", "integer") if getattr(self, k)]
+        if len(given) != 1:
+            raise ValueError("give exactly one of choice, uniform, log_uniform, int")
+        bounds = getattr(self, given[0])
+        if given[0] != "choice" and not bounds[0] < bounds[1]:
+            raise ValueError(f"{given[0]} bounds must rise; got {bounds}")
+        if given[0] == "log_uniform" and bounds[0] <= 0:
+            raise ValueError(f"log_uniform bounds must be > 0; got {bounds}")
+        return self
+
+
+class SweepSpec(_Section):
+    """What `cbrun sweep` searches (ignored by `cbrun train`)."""
+
+    objective: SweepObjective
+    sampler: Literal["tpe", "random", "grid"] = "tpe"
+    trials: int = Field(8, gt=0)
+    seed: int = 0
+    pruner: PrunerSpec = PrunerSpec()
+    space: dict[str, Dimension] = Field(min_length=1)
+
+
 class RunSpec(_Section):
     """A whole experiment. `model`, `compile` and `fit` are required sections."""
 
@@ -156,6 +218,7 @@ class RunSpec(_Section):
     logging: LoggingSpec = LoggingSpec()
     output: OutputSpec = OutputSpec()
     distribute: DistributeSpec = DistributeSpec()
+    sweep: SweepSpec | None = None
 
     @field_validator("name")
     @classmethod
@@ -174,7 +237,7 @@ class RunSpec(_Section):
         """The resolved config, every section's default written out; with
         `argument_defaults`, also the defaults of every named thing's arguments. A config
         composed with `extends:` starts with a comment naming each file and its sha256."""
-        data = self.model_dump(mode="json")
+        data = self.model_dump(mode="json", by_alias=True)
         if argument_defaults:
             from cbrun.schema import with_defaults
 

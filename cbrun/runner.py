@@ -12,11 +12,10 @@ execution), `recorder` (the run's state, checkpoints), `resume` (the rules of
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cbrun import checkpoints
@@ -44,7 +43,7 @@ from cbrun.multi_worker import cluster_from_env
 from cbrun.resume import config_text, open_unfinished, resume_spec, self_contained
 from cbrun.rundir import CONFIG, LOG, SUMMARY, TRACE, RunDir
 from cbrun.signals import StopSignals
-from cbrun.summary import RunStatus, Summary, now, summary_table
+from cbrun.summary import RunStatus, Summary, start_summary, summary_table
 from cbrun.tensorflow_loader import import_tensorflow, refuse_capping_environment
 
 
@@ -77,6 +76,7 @@ class _Training:
     verbose: bool = False
     log_every: int | None = None
     tracer: object = None
+    extra: list = field(default_factory=list)
 
 
 def train(
@@ -91,6 +91,7 @@ def train(
     log_every: int | None = None,
     verbose: bool = False,
     trace_batches: bool | None = None,
+    extra_callbacks=(),
 ) -> TrainResult:
     """Run `fit` then `evaluate` as the spec says, and write the run directory.
 
@@ -106,6 +107,8 @@ def train(
         verbose: every batch line, and TensorFlow's own start-up messages.
         trace_batches: record every hook with a `HookTracer` (`cbrun trace`), batch hooks
             too if True; None traces nothing.
+        extra_callbacks: callbacks from the caller, not the config (a sweep's reporter),
+            passed to `fit` after the config's.
 
     Raises:
         CbrunError: a usage mistake (exit 2), a failure (exit 1), a NaN or infinite
@@ -119,6 +122,7 @@ def train(
     spec = self_contained(spec, allow_plugins, search_paths)
     training = _prepare(spec, source, sink, runs_dir=runs_dir, run_dir=run_dir, verbose=verbose)
     training.log_every = log_every
+    training.extra = list(extra_callbacks)
     if trace_batches is not None:
         from cbrun.callbacks.tracing import HookTracer
 
@@ -173,7 +177,7 @@ def _prepare(spec: RunSpec, source, sink, *, runs_dir, run_dir, verbose) -> _Tra
     if source is not None:
         sink.line(f"resuming {source.path} at epoch {first_epoch + 1}/{spec.fit.epochs}")
         run.remove_stray_temporaries()
-    summary = _start_summary(spec, run, dataset, strategy, started, in_place, first_epoch)
+    summary = start_summary(spec, run, dataset, strategy, started, in_place, first_epoch)
     summary.steps_per_execution = spe
     run.write_json(SUMMARY, summary.to_json())
     sink.line(f"run: {run.path}  (steps_per_execution {spe}: {why})")
@@ -229,28 +233,6 @@ def _build(spec, run, source, dataset, strategy, cluster, sink, search_paths):
             with strategy.scope():
                 checkpoints.restore_model(checkpoint, model)
     return model, callbacks, checkpoint, spe, why
-
-
-def _start_summary(spec, run, dataset, strategy, started, in_place, first_epoch) -> Summary:
-    """A new run's summary, or the resumed run's, with this process's segment begun."""
-    if in_place:
-        summary = run.summary()
-    else:
-        summary = Summary(
-            status=RunStatus.RUNNING, name=spec.name, run_dir=str(run.path), started=now(started)
-        )
-    distribute = {
-        "strategy": spec.distribute.strategy,
-        "replicas": strategy.num_replicas_in_sync,
-        "global_batch": spec.fit.batch_size,
-    }
-    summary.running(
-        pid=os.getpid(),
-        data=dataset.info.to_dict(),
-        from_epoch=first_epoch,
-        distribute=distribute,
-    )
-    return summary
 
 
 def _fit_and_finish(training: _Training) -> TrainResult:
@@ -333,7 +315,7 @@ def _run_phases(training: _Training, recorder, logger, stop) -> tuple[RunStatus,
             validation_batch_size=spec.fit.batch_size,
             validation_steps=spec.fit.validation_steps if data.validation else None,
             verbose=0,
-            callbacks=[data.callback, *traced, *phase["fit"], recorder, logger],
+            callbacks=[data.callback, *traced, *phase["fit"], *training.extra, recorder, logger],
         )
     status = _fit_status(training, recorder, stop)
     evaluation = None

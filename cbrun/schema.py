@@ -210,17 +210,12 @@ def _named_or_class(kind: str, names) -> object:
     return _union([Literal[tuple(names)], *classes])
 
 
-def json_schema() -> dict:
-    """The JSON Schema of a config, with every name's arguments (builds every model)."""
-    from cbrun.callbacks.catalog import callback_registry
-    from cbrun.config import CallbackSpec, CompileSpec, ModelSpec, OptimizerSpec, RunSpec
-    from cbrun.models import MODELS, OPTIMIZERS
-
-    registry = callback_registry()
+def _callback_union(registry, base):
+    """A built-in callback entry with its arguments, a plugin `module:Class`, or a name."""
     callbacks = [
         create_model(
             f"{name}Callback",
-            __base__=CallbackSpec,
+            __base__=base,
             name=(Literal[name], ...),
             args=(args_model("callback", name), Field(default_factory=dict)),
         )
@@ -229,9 +224,20 @@ def json_schema() -> dict:
     ]
     plugin = create_model(
         "PluginCallback",
-        __base__=CallbackSpec,
+        __base__=base,
         name=(str, Field(..., pattern=r"^[A-Za-z_][\w.]*[:.][A-Za-z_]\w*$")),
     )
+    return _union([*callbacks, plugin, Literal[tuple(registry.names())]])
+
+
+def json_schema() -> dict:
+    """The JSON Schema of a config, with every name's arguments (builds every model)."""
+    from cbrun.callbacks.catalog import callback_registry
+    from cbrun.config import CallbackSpec, CompileSpec, ModelSpec, OptimizerSpec, RunSpec
+    from cbrun.models import MODELS, OPTIMIZERS
+
+    registry = callback_registry()
+    callbacks = _callback_union(registry, CallbackSpec)
     names_of = {
         cls: tuple(k for k, v in OPTIMIZERS.items() if v == cls) for cls in OPTIMIZERS.values()
     }
@@ -269,7 +275,7 @@ def json_schema() -> dict:
         __base__=RunSpec,
         model=(_union([*models, plugin_model]), ...),
         compile=(compile_section, ...),
-        callbacks=(list[_union([*callbacks, plugin, Literal[tuple(registry.names())]])], []),
+        callbacks=(list[callbacks], []),
     )
     found = spec.model_json_schema()
     found["$schema"] = "https://json-schema.org/draft/2020-12/schema"

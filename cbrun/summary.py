@@ -7,6 +7,7 @@ so metric values read back as `float | str`.
 
 from __future__ import annotations
 
+import os
 import platform
 import time
 from enum import Enum
@@ -169,3 +170,25 @@ def summary_table(summary: Summary, best: dict, run_path) -> tuple[Table, str]:
 
 def _fmt(value) -> str:
     return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+def start_summary(spec, run, dataset, strategy, started, in_place, first_epoch) -> Summary:
+    """A new run's summary, or the resumed run's, with this process's segment begun."""
+    if in_place:
+        summary = run.summary()
+    else:
+        summary = Summary(
+            status=RunStatus.RUNNING, name=spec.name, run_dir=str(run.path), started=now(started)
+        )
+    distribute = {
+        "strategy": spec.distribute.strategy,
+        "replicas": strategy.num_replicas_in_sync,
+        "global_batch": spec.fit.batch_size,
+    }
+    summary.running(
+        pid=os.getpid(),
+        data=dataset.info.to_dict(),
+        from_epoch=first_epoch,
+        distribute=distribute,
+    )
+    return summary

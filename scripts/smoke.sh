@@ -47,7 +47,7 @@ step "predict $run"
 "$PY" -c 'import json,sys; assert len(json.load(open(sys.argv[1]))) == 4' "$OUT/predict.json"
 step "runs $OUT/train"
 "$CBRUN" runs --runs-dir "$OUT/train" --json >"$OUT/runs.json"
-"$PY" -c 'import json,sys; assert len(json.load(open(sys.argv[1]))) >= 10' "$OUT/runs.json"
+"$PY" -c 'import json,sys; assert len(json.load(open(sys.argv[1]))) >= 11' "$OUT/runs.json"
 step "plot $run"
 "$CBRUN" plot "$run" -o "$OUT/curves.png" >/dev/null
 has "$OUT/curves.png"
@@ -68,6 +68,13 @@ step "schema"
 "$PY" -c 'import json,sys; assert json.load(open(sys.argv[1]))["title"] == "cbrun config"' "$OUT/schema.json"
 step "validate --origins"
 "$CBRUN" validate configs/early_stop.yaml --origins | grep -q "^fit.epochs = " || fail "no origins"
+step "sweep configs/sweep_mlp.yaml (2 trials, 1 epoch)"
+"$CBRUN" sweep configs/sweep_mlp.yaml --runs-dir "$OUT/sweep" --trials 2 --set data.source=bundled \
+  --set fit.epochs=1 --set fit.steps_per_epoch=3 >/dev/null
+sweep_dir=$(ls -d "$OUT"/sweep/*/)
+has "${sweep_dir}sweep.json"
+has "${sweep_dir}best.yaml"
+"$PY" -c 'import json,sys; assert len(json.load(open(sys.argv[1]))["trials"]) == 2' "${sweep_dir}sweep.json"
 step "the Python API"
 "$PY" -c 'import cbrun, sys; r = cbrun.train("configs/loss_printing.yaml", ["data.source=bundled", "fit.epochs=1"], run_dir=sys.argv[1], quiet=True); assert r.status == "completed" and len(r.history) == 1' "$OUT/api" >/dev/null
 has "$OUT/api/model.keras"

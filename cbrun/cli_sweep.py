@@ -1,0 +1,52 @@
+"""`cbrun sweep`: the command line of `cbrun/sweep.py` (a thin layer, as `cli.py`)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from cbrun.cli import _sink, cli, set_option
+
+
+@cli.command()
+@click.argument("config", type=click.Path(path_type=Path), required=False)
+@set_option
+@click.option(
+    "--trials", type=click.IntRange(min=1), help="Trials to finish (default: sweep.trials)."
+)
+@click.option(
+    "--storage",
+    metavar="URL",
+    help="An Optuna RDB storage URL (default: SQLite in the sweep folder).",
+)
+@click.option(
+    "--study", metavar="NAME", help="The study's name in the storage (default: the config's name)."
+)
+@click.option(
+    "--runs-dir", type=click.Path(path_type=Path), help="Parent folder of the sweep folder."
+)
+@click.option(
+    "--resume", type=click.Path(path_type=Path), metavar="SWEEP_DIR", help="Continue a sweep."
+)
+def sweep(config, overrides, trials, storage, study, runs_dir, resume):
+    """Search the `sweep:` space of CONFIG with Optuna: one run folder per trial, the study
+    in SQLite, pruning by epoch, sweep.json and best.yaml; --resume continues a killed sweep."""
+    from cbrun import sweep as sweeps
+
+    if (config is None) == (resume is None):
+        raise click.UsageError("give a CONFIG, or --resume SWEEP_DIR")
+    if resume is not None:
+        found = sweeps.reopen(resume, trials=trials, sink=_sink())
+    else:
+        found = sweeps.start(
+            config,
+            overrides,
+            runs_dir=runs_dir,
+            storage=storage,
+            study=study,
+            trials=trials,
+            sink=_sink(),
+        )
+    sys.exit(found.run())
