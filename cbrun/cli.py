@@ -305,23 +305,24 @@ def predict(run_dir, count, as_json):
 
 @cli.command()
 @click.option(
-    "--runs-dir",
-    type=click.Path(path_type=Path),
-    default=Path("runs"),
-    show_default=True,
-    help="The folder holding run folders.",
+    "--runs-dir", type=click.Path(path_type=Path), default=Path("runs"), help="Where runs are."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the runs as JSON.")
-def runs(runs_dir, as_json):
-    """One row per past run, newest first: status, epochs, metrics, duration."""
+@click.argument("folder", type=click.Path(path_type=Path), required=False)
+def runs(runs_dir, as_json, folder):
+    """One row per past run, newest first: status, epochs, metrics, duration; for a sweep
+    folder (FOLDER), its trials ranked by the objective."""
     from cbrun import views
+    from cbrun.cli_sweep import is_sweep, show_trials
     from cbrun.runs import list_runs
 
-    rows = list_runs(runs_dir)
+    if is_sweep(folder):
+        return show_trials(folder, as_json)
+    rows = list_runs(folder or runs_dir)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    make_console().print(views.runs_table(runs_dir, rows))
+    make_console().print(views.runs_table(folder or runs_dir, rows))
 
 
 @cli.command()
@@ -335,11 +336,14 @@ def runs(runs_dir, as_json):
     help="The PNG to write. Defaults to RUN_DIR/curves.png for one run, else curves.png here.",
 )
 def plot(run_dirs, output):
-    """Learning curves of one or several runs: every metric, train and validation,
-    and the learning rate."""
+    """Learning curves of runs (every metric, train and validation, the learning rate);
+    for a sweep folder, the objective by trial and against each parameter."""
+    from cbrun.cli_sweep import is_sweep, plot_trials
     from cbrun.plotting import plot_runs
     from cbrun.rundir import RunDir
 
+    if len(run_dirs) == 1 and is_sweep(run_dirs[0]):
+        return plot_trials(run_dirs[0], output)
     folders = [RunDir.open(folder, finished=False).path for folder in run_dirs]
     output = output or (folders[0] / "curves.png" if len(folders) == 1 else Path("curves.png"))
     click.echo(f"wrote {plot_runs(folders, output)}")

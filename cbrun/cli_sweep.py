@@ -50,3 +50,29 @@ def sweep(config, overrides, trials, storage, study, runs_dir, resume):
             sink=_sink(),
         )
     sys.exit(found.run())
+
+
+def is_sweep(folder) -> bool:
+    return folder is not None and (Path(folder) / "sweep.json").is_file()
+
+
+def show_trials(folder: Path, as_json: bool) -> None:
+    """`cbrun runs SWEEP_DIR`: the trials ranked by the objective."""
+    import json
+
+    from cbrun import views
+    from cbrun.cli import make_console
+    from cbrun.runs import sweep_rows
+
+    rows = sweep_rows(folder)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+    else:
+        make_console().print(views.sweep_table(folder, rows))
+
+
+def plot_trials(folder: Path, output) -> None:
+    """`cbrun plot SWEEP_DIR`: the objective by trial, and against each parameter."""
+    from cbrun.plotting import plot_sweep
+
+    click.echo(f"wrote {plot_sweep(folder, output or folder / 'sweep.png')}")

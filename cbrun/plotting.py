@@ -65,3 +65,46 @@ def plot_runs(folders: list[Path], output: Path) -> Path:
     output.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(output, buffer.getvalue())
     return output
+
+
+def plot_sweep(folder: Path, output: Path) -> Path:
+    """A sweep in one PNG: the objective by trial with the best so far, then each searched
+    parameter against the objective (from `sweep.json`; pruned trials have none)."""
+    import json
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    state = json.loads((Path(folder) / "sweep.json").read_text(encoding="utf-8"))
+    done = [t for t in state["trials"] if t["objective"] is not None]
+    if not done:
+        raise RunDirError(f"{folder}: no finished trial with an objective to plot")
+    pick = max if state["objective"]["mode"] == "max" else min
+    params = list(done[0]["params"])
+    figure, axes = plt.subplots(1, 1 + len(params), figsize=(4.2 * (1 + len(params)), 3.6))
+    axes = list(axes) if len(params) else [axes]
+    numbers, values = [t["number"] for t in done], [t["objective"] for t in done]
+    best = [pick(values[: i + 1]) for i in range(len(values))]
+    axes[0].plot(numbers, values, "o", label="trial")
+    axes[0].step(numbers, best, where="post", label="best so far")
+    axes[0].set_title(state["objective"]["monitor"])
+    axes[0].set_xlabel("trial")
+    axes[0].legend(fontsize=7)
+    for axis, name in zip(axes[1:], params, strict=True):
+        xs = [t["params"][name] for t in done]
+        numeric = all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in xs)
+        axis.plot(xs if numeric else [str(x) for x in xs], values, "o")
+        if numeric and min(xs) > 0 and max(xs) / min(xs) > 20:
+            axis.set_xscale("log")
+        axis.set_title(name, fontsize=8)
+    for axis in axes:
+        axis.grid(alpha=0.3)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100)
+    plt.close(figure)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(output, buffer.getvalue())
+    return output

@@ -74,3 +74,16 @@ def list_runs(runs_dir: Path) -> list[dict]:
     ]
     rows.sort(key=lambda r: (r.get("started") or "", r["path"]), reverse=True)
     return rows
+
+
+def sweep_rows(folder: Path) -> list[dict]:
+    """A sweep's trials, best first (by its objective's direction), unfinished ones last."""
+    import json
+
+    state = json.loads((Path(folder) / "sweep.json").read_text(encoding="utf-8"))
+    sign = -1 if state["objective"]["mode"] == "max" else 1
+    rows = []
+    for trial in state["trials"]:
+        row = run_row(Path(trial["run_dir"])) if trial.get("run_dir") else None
+        rows.append({**trial, "seconds": (row or {}).get("seconds")})
+    return sorted(rows, key=lambda r: (r["objective"] is None, sign * (r["objective"] or 0)))

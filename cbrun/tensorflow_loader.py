@@ -48,6 +48,8 @@ def import_tensorflow(verbose: bool = False) -> str:
             os.dup2(saved, 2)
             os.close(saved)
         captured.seek(0)
+        # Python-side warnings too (a sweep's many fits in one process warn of retracing).
+        tensorflow.get_logger().setLevel("ERROR")
         return captured.read().decode("utf-8", "replace")
 
 

@@ -109,3 +109,22 @@ def print_trace(console: Console, tracer) -> None:
             f"{row['mean'] * 1000:.3f}",
         )
     console.print(table)
+
+
+def sweep_table(folder: Path, rows: list[dict]) -> Table:
+    """A sweep's trials ranked: objective, params, status, epochs, time."""
+    table = Table(title=f"trials of {folder}")
+    for column in ("trial", "objective", "params", "status", "epochs", "time"):
+        table.add_column(column)
+    for row in rows:
+        params = ", ".join(f"{k.split('.')[-1]}={v}" for k, v in (row["params"] or {}).items())
+        seconds = row.get("seconds")
+        table.add_row(
+            str(row["number"]),
+            _number(row["objective"]) if row["objective"] is not None else "-",
+            params,
+            row["status"],
+            str(row.get("epochs", "")),
+            f"{seconds:.1f}s" if isinstance(seconds, (int, float)) else "-",
+        )
+    return table

@@ -75,6 +75,10 @@ sweep_dir=$(ls -d "$OUT"/sweep/*/)
 has "${sweep_dir}sweep.json"
 has "${sweep_dir}best.yaml"
 "$PY" -c 'import json,sys; assert len(json.load(open(sys.argv[1]))["trials"]) == 2' "${sweep_dir}sweep.json"
+"$CBRUN" runs "$sweep_dir" --json >"$OUT/trials.json"
+"$PY" -c 'import json,sys; assert len(json.load(open(sys.argv[1]))) == 2' "$OUT/trials.json"
+"$CBRUN" plot "$sweep_dir" >/dev/null
+has "${sweep_dir}sweep.png"
 step "the Python API"
 "$PY" -c 'import cbrun, sys; r = cbrun.train("configs/loss_printing.yaml", ["data.source=bundled", "fit.epochs=1"], run_dir=sys.argv[1], quiet=True); assert r.status == "completed" and len(r.history) == 1' "$OUT/api" >/dev/null
 has "$OUT/api/model.keras"

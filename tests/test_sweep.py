@@ -77,6 +77,18 @@ def test_a_sweep_writes_every_trial_its_study_and_the_best_config(tmp_path, cli)
     assert best_config["model"]["args"]["units"] == best["params"]["model.args.units"]
     assert "trial 1: val_accuracy" in result.stdout
 
+    ranked = json.loads(cli("runs", folder, "--json").stdout)
+    objectives = [row["objective"] for row in ranked]
+    assert objectives == sorted(objectives, reverse=True) and len(ranked) == 2
+    table = cli("runs", folder)
+    assert table.exit_code == 0 and "trials of" in table.stdout
+    plotted = cli("plot", folder)
+    assert plotted.exit_code == 0 and (folder / "sweep.png").is_file()
+    import matplotlib.image
+
+    pixels = matplotlib.image.imread(folder / "sweep.png")
+    assert pixels.shape[:2] == (360, 3 * 420)  # the objective, then each of 2 parameters
+
 
 def test_a_pruned_trial_is_pruned_and_its_run_stays_valid(tmp_path, cli):
     config = _config(tmp_path, trials=1, pruner="{type: threshold, lower: 0.999}")
