@@ -70,7 +70,7 @@ def _classes(spec) -> int | None:
     return NUM_CLASSES if spec.data.dataset != "arrays" else spec.data.num_classes
 
 
-def _keys(spec) -> dict[str, str | None]:
+def logged_keys(spec) -> dict[str, str | None]:
     """Every key an epoch's logs will hold, with its direction."""
     logged = logged_metrics(spec)
     if _has_validation(spec):
@@ -199,7 +199,7 @@ def _rate_setters(spec) -> list:
 
 
 def cross_field_problems(spec) -> list:
-    keys = _keys(spec)
+    keys = logged_keys(spec)
     found = _loss(spec) + _rate_setters(spec)
     for index, item in enumerate(spec.callbacks):
         # Every callback that takes a `monitor` (or a checkpoint `filepath`), by its signature.

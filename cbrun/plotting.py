@@ -58,13 +58,7 @@ def plot_runs(folders: list[Path], output: Path) -> Path:
         axis.set_xlabel("epoch")
         axis.grid(alpha=0.3)
         axis.legend(fontsize=7)
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=100)
-    plt.close(figure)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(output, buffer.getvalue())
-    return output
+    return _save_png(figure, output)
 
 
 def plot_sweep(folder: Path, output: Path) -> Path:
@@ -101,6 +95,13 @@ def plot_sweep(folder: Path, output: Path) -> Path:
         axis.set_title(name, fontsize=8)
     for axis in axes:
         axis.grid(alpha=0.3)
+    return _save_png(figure, output)
+
+
+def _save_png(figure, output: Path) -> Path:
+    """The figure as a PNG at `output`, written atomically; the figure is closed."""
+    import matplotlib.pyplot as plt
+
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=100)

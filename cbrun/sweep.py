@@ -53,7 +53,7 @@ def _samples(dimension) -> list:
 def check_sweep(config: Path, spec: RunSpec) -> None:
     """Every space key is a config path and every value it can take validates as a `--set`
     would; the objective is a key the run logs. One line per problem, as for any config."""
-    from cbrun.config_rules import _keys
+    from cbrun.config_rules import logged_keys
 
     if spec.sweep is None:
         raise UsageError(f"{config}: no sweep: section (objective, space, ...) to run")
@@ -65,7 +65,7 @@ def check_sweep(config: Path, spec: RunSpec) -> None:
             except ConfigError as error:
                 problems.extend(p for p in error.problems if p not in problems)
                 break
-    keys = _keys(spec)
+    keys = logged_keys(spec)
     monitor = spec.sweep.objective.monitor
     if monitor not in keys:
         from cbrun.registry import did_you_mean
