@@ -17,6 +17,12 @@ from cbrun.cli import _sink, cli, set_option
     "--trials", type=click.IntRange(min=1), help="Trials to finish (default: sweep.trials)."
 )
 @click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    help="Worker processes, the cores divided among them (default: one per core, "
+    "at most one per trial).",
+)
+@click.option(
     "--storage",
     metavar="URL",
     help="An Optuna RDB storage URL (default: SQLite in the sweep folder).",
@@ -30,10 +36,12 @@ from cbrun.cli import _sink, cli, set_option
 @click.option(
     "--resume", type=click.Path(path_type=Path), metavar="SWEEP_DIR", help="Continue a sweep."
 )
-def sweep(config, overrides, trials, storage, study, runs_dir, resume):
+def sweep(config, overrides, trials, jobs, storage, study, runs_dir, resume):
     """Search the `sweep:` space of CONFIG with Optuna: one run folder per trial, the study
-    in SQLite, pruning by epoch, sweep.json and best.yaml; --resume continues a killed sweep."""
+    in SQLite (or --storage, shared by processes on many machines), pruning by epoch,
+    sweep.json and best.yaml; --resume continues a killed sweep."""
     from cbrun import sweep as sweeps
+    from cbrun.sweep_workers import default_jobs, run_workers
 
     if (config is None) == (resume is None):
         raise click.UsageError("give a CONFIG, or --resume SWEEP_DIR")
@@ -49,7 +57,8 @@ def sweep(config, overrides, trials, storage, study, runs_dir, resume):
             trials=trials,
             sink=_sink(),
         )
-    sys.exit(found.run())
+    jobs = jobs or default_jobs(found.target - found.finished())
+    sys.exit(run_workers(found, jobs) if jobs > 1 else found.run())
 
 
 def is_sweep(folder) -> bool:

@@ -21,109 +21,24 @@ runs/<name>-sweep-<YYYYmmdd-HHMMSS>/
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import socket
 import time
 from pathlib import Path
 
 import yaml
 
-from cbrun.config import RunSpec, load_config
-from cbrun.errors import CbrunError, ConfigError, Problem, UsageError
+from cbrun.config import load_config
+from cbrun.errors import CbrunError, UsageError
 from cbrun.rundir import CONFIG, atomic_write_json, atomic_write_text
+from cbrun.sweep_space import check_sweep, make_pruner, make_sampler, overrides_for, suggest
 
 STORAGE = "study.db"
 SWEEP = "sweep.json"
 BEST = "best.yaml"
 TRIALS = "trials"
-
-
-def overrides_for(params: dict) -> list[str]:
-    """Sampled values as `--set` overrides (YAML flow text, as on a command line)."""
-    return [
-        f"{key}={yaml.safe_dump(value, default_flow_style=True).strip()}"
-        for key, value in params.items()
-    ]
-
-
-def _samples(dimension) -> list:
-    """The values a dimension is checked with before any trial: every choice, the bounds."""
-    return list(getattr(dimension, dimension.kind))
-
-
-def check_sweep(config: Path, spec: RunSpec) -> None:
-    """Every space key is a config path and every value it can take validates as a `--set`
-    would; the objective is a key the run logs. One line per problem, as for any config."""
-    from cbrun.config_rules import logged_keys
-
-    if spec.sweep is None:
-        raise UsageError(f"{config}: no sweep: section (objective, space, ...) to run")
-    problems = []
-    for key, dimension in spec.sweep.space.items():
-        for value in _samples(dimension):
-            try:
-                load_config(config, overrides_for({key: value}))
-            except ConfigError as error:
-                problems.extend(p for p in error.problems if p not in problems)
-                break
-    keys = logged_keys(spec)
-    monitor = spec.sweep.objective.monitor
-    if monitor not in keys:
-        from cbrun.registry import did_you_mean
-
-        message = f"the run never logs '{monitor}'; it logs {', '.join(sorted(keys))}"
-        problems.append(
-            Problem(str(config), "sweep.objective.monitor", message + did_you_mean(monitor, keys))
-        )
-    if problems:
-        raise ConfigError(problems)
-
-
-def _sampler(spec: RunSpec, asked: int = 0):
-    """The sampler; seeded with `seed` plus the trials already asked, so that a resumed
-    sweep does not draw the first trials' values again."""
-    import optuna
-
-    sweep = spec.sweep
-    seed = sweep.seed + asked
-    if sweep.sampler == "grid":
-        space = {key: list(d.choice) for key, d in sweep.space.items() if d.kind == "choice"}
-        if len(space) != len(sweep.space):
-            raise UsageError("sampler: grid searches choice dimensions only")
-        return optuna.samplers.GridSampler(space, seed=seed)
-    if sweep.sampler == "random":
-        return optuna.samplers.RandomSampler(seed=seed)
-    return optuna.samplers.TPESampler(seed=seed)
-
-
-def _pruner(spec: RunSpec):
-    import optuna
-
-    pruner = spec.sweep.pruner
-    if pruner.type == "median":
-        return optuna.pruners.MedianPruner(n_warmup_steps=pruner.warmup_epochs)
-    if pruner.type == "threshold":
-        return optuna.pruners.ThresholdPruner(
-            lower=pruner.lower, upper=pruner.upper, n_warmup_steps=pruner.warmup_epochs
-        )
-    return optuna.pruners.NopPruner()
-
-
-def _choices(dimension) -> list:
-    """What Optuna picks from: the values, or their indices when a value is a list or a
-    mapping (Optuna's categorical values are scalars)."""
-    values = list(dimension.choice)
-    plain = all(v is None or isinstance(v, (bool, int, float, str)) for v in values)
-    return values if plain else list(range(len(values)))
-
-
-def _suggest(trial, key: str, dimension):
-    kind, values = dimension.kind, getattr(dimension, dimension.kind)
-    if kind == "choice":
-        picked = trial.suggest_categorical(key, _choices(dimension))
-        return picked if _choices(dimension) == list(values) else values[picked]
-    if kind == "integer":
-        return trial.suggest_int(key, values[0], values[1])
-    return trial.suggest_float(key, values[0], values[1], log=kind == "log_uniform")
+SURPLUS = "surplus"  # a user attribute: asked beyond the target, never run
 
 
 def _reporter(trial, monitor: str):
@@ -161,6 +76,44 @@ def _objective_of(history: list[dict], monitor: str, mode: str) -> float | None:
     return max(values) if mode == "max" else min(values)
 
 
+def open_study(url: str, name: str, spec):
+    """The study `name` in Optuna's RDB storage at `url`, created when new.
+
+    Processes that start together race to create the storage's tables (one of them
+    fails with "table ... already exists"): a few retries settle it. Several processes
+    share one SQLite file: they wait up to a minute for its write lock rather than fail
+    with "database is locked". A storage that cannot be opened is one line, exit 2.
+    """
+    import optuna
+    from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+    kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
+    for attempt in range(5):
+        try:
+            return optuna.create_study(
+                storage=optuna.storages.RDBStorage(url, engine_kwargs=kwargs),
+                study_name=name,
+                direction="maximize" if spec.sweep.objective.mode == "max" else "minimize",
+                sampler=make_sampler(spec),
+                pruner=make_pruner(spec),
+                load_if_exists=True,
+            )
+        except ArgumentError as error:
+            raise UsageError(f"--storage {url}: {error}") from None
+        except ImportError as error:  # the database's driver
+            cause = f" ({error.__cause__})" if error.__cause__ else ""
+            raise UsageError(f"--storage {url}: {error}{cause}") from None
+        except SQLAlchemyError as error:
+            if attempt == 4:
+                reason = str(error.orig if getattr(error, "orig", None) else error)
+                raise UsageError(f"--storage {url}: {reason.splitlines()[0]}") from None
+            time.sleep(0.2 * (attempt + 1))
+
+
+def _inside(path: str | None, folder: Path) -> bool:
+    return path is not None and Path(path).resolve().is_relative_to(folder.resolve())
+
+
 class Sweep:
     """One sweep folder and its Optuna study.
 
@@ -181,52 +134,95 @@ class Sweep:
         self.spec = load_config(self.config)
         self.storage = storage or f"sqlite:///{self.folder / STORAGE}"
         self.name = study or self.spec.name
-        self.study = optuna.create_study(
-            storage=self.storage,
-            study_name=self.name,
-            direction="maximize" if self.spec.sweep.objective.mode == "max" else "minimize",
-            sampler=_sampler(self.spec),
-            pruner=_pruner(self.spec),
-            load_if_exists=True,
-        )
-        self.study.sampler = _sampler(self.spec, len(self.study.get_trials(deepcopy=False)))
+        self.study = open_study(self.storage, self.name, self.spec)
+
+    def trials(self, *states) -> list:
+        """The study's trials in `states` (all when none), surplus claims left out."""
+        found = self.study.get_trials(deepcopy=False, states=states or None)
+        return [t for t in found if not t.user_attrs.get(SURPLUS)]
 
     def finished(self) -> int:
         from optuna.trial import TrialState
 
-        done = (TrialState.COMPLETE, TrialState.PRUNED)
-        return len(self.study.get_trials(deepcopy=False, states=done))
+        return len(self.trials(TrialState.COMPLETE, TrialState.PRUNED))
 
-    def run(self) -> int:
-        """Run trials until `target` are finished (complete or pruned); the exit code."""
-        from optuna.trial import Trial, TrialState
-
-        from cbrun.tensorflow_loader import import_tensorflow
-
-        import_tensorflow()  # quietly, before a trial's callback imports Keras
-        for frozen in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-            if frozen.user_attrs.get("run_dir"):  # left running by a killed sweep: continue it
-                code = self._trial(Trial(self.study, frozen._trial_id), frozen)
-                if code:
-                    return code
-        while self.finished() < self.target:
-            code = self._trial(self.study.ask())
-            if code:
-                return code
-        self.write()
-        return 0
-
-    def _trial(self, trial, frozen=None) -> int:
+    def interrupted(self) -> list[int]:
+        """Trials left running, by a killed process, in this folder: to continue."""
         from optuna.trial import TrialState
 
+        running = self.trials(TrialState.RUNNING)
+        return [t.number for t in running if _inside(t.user_attrs.get("run_dir"), self.folder)]
+
+    def run(self, *, continue_trials=None, threads: int | None = None, worker=False) -> int:
+        """Run trials until `target` are finished (complete or pruned); the exit code.
+
+        Args:
+            continue_trials: numbers of interrupted trials to continue first. Defaults
+                to every interrupted trial of this folder.
+            threads: TensorFlow's intra- and inter-op threads (default: TensorFlow's).
+            worker: one of `--jobs` workers: the parent says the resume line and the end.
+        """
+        from optuna.trial import Trial
+
+        from cbrun.signals import StopSignals
+        from cbrun.tensorflow_loader import import_tensorflow
+
+        todo = self.interrupted() if continue_trials is None else list(continue_trials)
+        if todo or self.finished() < self.target:
+            import_tensorflow()  # quietly, before a trial's callback imports Keras
+        if threads:
+            import tensorflow as tf
+
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(threads)
+        with StopSignals().installed() as between_trials:  # a trial installs its own
+            for number in todo:
+                frozen = self.study.get_trials(deepcopy=False)[number]
+                code = self._trial(Trial(self.study, frozen._trial_id), frozen, worker)
+                if code:
+                    return code
+            while not between_trials.signal_name and (trial := self._claim()) is not None:
+                code = self._trial(trial, None, worker)
+                if code:
+                    return code
+        self.write()
+        if between_trials.signal_name:
+            return self._stopped("interrupted", 130, worker)
+        if not worker:
+            self.say_end()
+        return 0
+
+    def _claim(self):
+        """The next trial to run, or None once `target` trials are finished or running.
+
+        Several processes may ask at once: a trial is kept only when fewer than `target`
+        trials numbered before it are finished or running, so the study never runs more
+        than `target` (the storage numbers trials in order). A trial asked beyond that is
+        marked surplus and failed at once; it never ran.
+        """
+        from optuna.trial import TrialState
+
+        counted = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
+        if len(self.trials(*counted)) >= self.target:
+            return None
+        trial = self.study.ask()
+        if len([t for t in self.trials(*counted) if t.number < trial.number]) < self.target:
+            self.study.sampler = make_sampler(self.spec, trial.number)
+            return trial
+        trial.set_user_attr(SURPLUS, True)
+        self.study.tell(trial, state=TrialState.FAIL)
+        return None
+
+    def _trial(self, trial, frozen, worker) -> int:
         from cbrun import api
 
         sweep = self.spec.sweep
         if frozen is None:
-            values = {key: _suggest(trial, key, d) for key, d in sweep.space.items()}
+            values = {key: suggest(trial, key, d) for key, d in sweep.space.items()}
             run_dir = self.folder / TRIALS / f"trial-{trial.number:04d}"
             trial.set_user_attr("values", values)
             trial.set_user_attr("run_dir", str(run_dir))
+            trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
         else:
             values, run_dir = frozen.user_attrs["values"], Path(frozen.user_attrs["run_dir"])
         self.sink.line(f"trial {trial.number}: {json.dumps(values)}", always=True)
@@ -245,25 +241,55 @@ class Sweep:
                 console=_silent_console(),
             )
         except CbrunError:
+            from optuna.trial import TrialState
+
             self.study.tell(trial, state=TrialState.FAIL)
             self.write()
             raise
         if run.status in ("interrupted", "terminated"):
             self.write()
-            self.sink.line(
-                f"{run.status}: continue with: cbrun sweep --resume {self.folder}", always=True
-            )
-            return run.exit_code
-        if reporter.pruned:
+            return self._stopped(run.status, run.exit_code, worker)
+        self._tell(trial, run, reporter.pruned)
+        self.write()
+        return 0
+
+    def _tell(self, trial, run, pruned: bool) -> None:
+        """The trial's outcome to the study, with its resolved config (for best.yaml on
+        any machine that shares the storage)."""
+        from optuna.trial import TrialState
+
+        objective = self.spec.sweep.objective
+        trial.set_user_attr("config", (Path(run.run_dir) / CONFIG).read_text(encoding="utf-8"))
+        if pruned:
             self.study.tell(trial, state=TrialState.PRUNED)
             said = f"pruned after {len(run.history)} epoch(s)"
         else:
-            value = _objective_of(run.history, sweep.objective.monitor, sweep.objective.mode)
+            value = _objective_of(run.history, objective.monitor, objective.mode)
             self.study.tell(trial, value)
-            said = f"{sweep.objective.monitor} {value:.4f}" if value is not None else "no value"
+            said = f"{objective.monitor} {value:.4f}" if value is not None else "no value"
         self.sink.line(f"trial {trial.number}: {said}  ({run.run_dir})", always=True)
-        self.write()
-        return 0
+
+    def _stopped(self, status: str, code: int, worker: bool) -> int:
+        if not worker:
+            self.sink.line(
+                f"{status}: continue with: cbrun sweep --resume {self.folder}", always=True
+            )
+        return code
+
+    def say_end(self) -> None:
+        """The last line: trials finished, the best, or what is still running elsewhere."""
+        from optuna.trial import TrialState
+
+        running = len(self.trials(TrialState.RUNNING))
+        said = f"{self.finished()} of {self.target} trials finished"
+        if running:
+            said += f", {running} still running in other processes"
+        best = json.loads((self.folder / SWEEP).read_text())["best"]
+        if best:
+            monitor = self.spec.sweep.objective.monitor
+            said += f"; best: trial {best['number']}, {monitor} {best['objective']:.4f}"
+            said += f" ({self.folder / BEST})"
+        self.sink.line(said, always=True)
 
     def write(self) -> None:
         """`sweep.json` (every trial), and `best.yaml` once a trial completed."""
@@ -277,12 +303,12 @@ class Sweep:
                 "objective": t.value,
                 "epochs": len(t.intermediate_values),
                 "run_dir": t.user_attrs.get("run_dir"),
+                "worker": t.user_attrs.get("worker"),
             }
-            for t in self.study.get_trials(deepcopy=False)
+            for t in self.trials()
         ]
-        complete = self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
         best = None
-        if complete:
+        if self.trials(TrialState.COMPLETE):
             top = self.study.best_trial
             best = {
                 "number": top.number,
@@ -290,7 +316,7 @@ class Sweep:
                 "objective": top.value,
                 "run_dir": top.user_attrs.get("run_dir"),
             }
-            best_config = yaml.safe_load((Path(best["run_dir"]) / CONFIG).read_text())
+            best_config = yaml.safe_load(top.user_attrs["config"])
             best_config.pop("sweep", None)
             atomic_write_text(self.folder / BEST, yaml.safe_dump(best_config, sort_keys=False))
         atomic_write_json(

@@ -68,10 +68,13 @@ step "schema"
 "$PY" -c 'import json,sys; assert json.load(open(sys.argv[1]))["title"] == "cbrun config"' "$OUT/schema.json"
 step "validate --origins"
 "$CBRUN" validate configs/early_stop.yaml --origins | grep -q "^fit.epochs = " || fail "no origins"
-step "sweep configs/sweep_mlp.yaml (2 trials, 1 epoch)"
-"$CBRUN" sweep configs/sweep_mlp.yaml --runs-dir "$OUT/sweep" --trials 2 --set data.source=bundled \
-  --set fit.epochs=1 --set fit.steps_per_epoch=3 >/dev/null
+step "sweep configs/sweep_mlp.yaml (2 trials, 1 epoch, 2 workers)"
+"$CBRUN" sweep configs/sweep_mlp.yaml --runs-dir "$OUT/sweep" --trials 2 --jobs 2 \
+  --set data.source=bundled --set fit.epochs=1 --set fit.steps_per_epoch=3 >"$OUT/sweep.out"
+grep -q "^2 workers, " "$OUT/sweep.out" || fail "no workers line"
 sweep_dir=$(ls -d "$OUT"/sweep/*/)
+step "sweep --resume (a finished sweep: nothing to run)"
+"$CBRUN" sweep --resume "$sweep_dir" | grep -q "^2 of 2 trials finished" || fail "resume"
 has "${sweep_dir}sweep.json"
 has "${sweep_dir}best.yaml"
 "$PY" -c 'import json,sys; assert len(json.load(open(sys.argv[1]))["trials"]) == 2' "${sweep_dir}sweep.json"

@@ -52,7 +52,7 @@ def _only(folder):
 
 
 def test_a_sweep_writes_every_trial_its_study_and_the_best_config(tmp_path, cli):
-    result = cli("sweep", _config(tmp_path), "--runs-dir", tmp_path / "runs")
+    result = cli("sweep", _config(tmp_path), "--jobs", 1, "--runs-dir", tmp_path / "runs")
     assert result.exit_code == 0, result.output
     folder, state = _only(tmp_path)
     assert {"study.db", "sweep.json", "best.yaml", "config.yaml", "trials"} <= {
@@ -112,10 +112,10 @@ def test_a_killed_sweep_resumes_to_exactly_the_asked_trials(tmp_path, cli):
         f"             args: {{epoch: 1, batch: 1, marker: {marker}}}}}]"
     )
     config = _config(tmp_path, trials=3, extra=kill)
-    killed = run_cbrun("sweep", config, "--runs-dir", tmp_path / "runs", cwd=tmp_path)
+    killed = run_cbrun("sweep", config, "--jobs", 1, "--runs-dir", tmp_path / "runs", cwd=tmp_path)
     assert killed.returncode == -9, killed.stderr
     folder, _ = _only(tmp_path)
-    result = cli("sweep", "--resume", folder)
+    result = cli("sweep", "--resume", folder, "--jobs", 1)
     assert result.exit_code == 0, result.output
     assert f"resuming sweep {folder}: 0 of 3 trials finished" in result.stdout
     state = json.loads((folder / "sweep.json").read_text())
