@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test smoke lint bench signatures sample clean
+.PHONY: install run test smoke lint bench bench-sweep signatures sample clean
 
 install: $(STAMP)
 
@@ -33,6 +33,12 @@ lint: install
 
 bench: install
 	$(BIN)/python bench/run.py
+
+# cbrun sweep against KerasTuner (a bench-only dependency), and the cores per sweep worker.
+bench-sweep: install
+	$(BIN)/python -m pip install --quiet keras-tuner
+	$(BIN)/python bench/sweep_threads.py --rounds 3
+	$(BIN)/python bench/sweep_vs_kerastuner.py --rounds 3
 
 # Regenerate the Keras table from the installed Keras, and the JSON Schema made from it.
 signatures: install

@@ -289,8 +289,39 @@ def load_dataset(
     )
 
 
+class _Kept:
+    """The last dataset loaded, kept for the next run with the same `data:` section inside
+    `keeping_last_dataset()`: a sweep's trials in one process share it (measured: 0.33 s a
+    trial on full MNIST, of reading, checking and hashing the same file)."""
+
+    enabled = False
+    key: str | None = None
+    dataset: Dataset | None = None
+
+
+@contextlib.contextmanager
+def keeping_last_dataset():
+    """Within the block, runs with the same `data:` section share one loaded dataset."""
+    _Kept.enabled = True
+    try:
+        yield
+    finally:
+        _Kept.enabled, _Kept.key, _Kept.dataset = False, None, None
+
+
 def load_configured(data, announce: Callable[[str], None] = print) -> Dataset:
     """The dataset a config's `data:` section describes (a `DataSpec`)."""
+    key = data.model_dump_json()
+    if _Kept.enabled and _Kept.key == key:
+        announce(_Kept.dataset.info.describe())
+        return _Kept.dataset
+    dataset = _load_configured(data, announce)
+    if _Kept.enabled:
+        _Kept.key, _Kept.dataset = key, dataset
+    return dataset
+
+
+def _load_configured(data, announce: Callable[[str], None]) -> Dataset:
     if data.dataset == "arrays":
         return _load_own_arrays(data, announce)
     return load_dataset(

@@ -164,6 +164,7 @@ class Sweep:
         """
         from optuna.trial import Trial
 
+        from cbrun.data import keeping_last_dataset
         from cbrun.signals import StopSignals
         from cbrun.tensorflow_loader import import_tensorflow
 
@@ -175,7 +176,9 @@ class Sweep:
 
             tf.config.threading.set_intra_op_parallelism_threads(threads)
             tf.config.threading.set_inter_op_parallelism_threads(threads)
-        with StopSignals().installed() as between_trials:  # a trial installs its own
+        # The trials share one loaded dataset, unless the space changes `data:`; a trial
+        # installs its own signal handlers, these catch Ctrl-C between trials.
+        with keeping_last_dataset(), StopSignals().installed() as between_trials:
             for number in todo:
                 frozen = self.study.get_trials(deepcopy=False)[number]
                 code = self._trial(Trial(self.study, frozen._trial_id), frozen, worker)

@@ -86,7 +86,12 @@ def make_pruner(spec: RunSpec):
 
     pruner = spec.sweep.pruner
     if pruner.type == "median":
-        return optuna.pruners.MedianPruner(n_warmup_steps=pruner.warmup_epochs)
+        startup = pruner.startup_trials
+        if startup is None:
+            startup = min(5, max(1, spec.sweep.trials // 4))
+        return optuna.pruners.MedianPruner(
+            n_startup_trials=startup, n_warmup_steps=pruner.warmup_epochs
+        )
     if pruner.type == "threshold":
         return optuna.pruners.ThresholdPruner(
             lower=pruner.lower, upper=pruner.upper, n_warmup_steps=pruner.warmup_epochs

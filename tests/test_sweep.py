@@ -152,3 +152,20 @@ def test_help_imports_neither_tensorflow_nor_optuna():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_trials_in_one_process_share_one_loaded_dataset(tmp_path):
+    from cbrun.data import keeping_last_dataset, load_configured
+
+    config = _config(tmp_path)
+    spec, smaller = load_config(config), load_config(config, ["data.limit.train=256"])
+    said = []
+    with keeping_last_dataset():
+        first, again = (
+            load_configured(spec.data, said.append),
+            load_configured(spec.data, said.append),
+        )
+        other = load_configured(smaller.data, said.append)
+    assert first is again and other is not first and len(other.x_train) == 256
+    assert len(said) == 3 and said[0] == said[1]  # each run still says where its data came from
+    assert load_configured(spec.data, said.append) is not first  # kept only inside the block
