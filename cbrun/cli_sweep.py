@@ -47,6 +47,7 @@ def sweep(config, overrides, trials, jobs, storage, study, runs_dir, resume):
         raise click.UsageError("give a CONFIG, or --resume SWEEP_DIR")
     if resume is not None:
         found = sweeps.reopen(resume, trials=trials, sink=_sink())
+        interrupted, left = found.interrupted(), found.target - found.finished()
     else:
         found = sweeps.start(
             config,
@@ -57,8 +58,9 @@ def sweep(config, overrides, trials, jobs, storage, study, runs_dir, resume):
             trials=trials,
             sink=_sink(),
         )
-    jobs = jobs or default_jobs(found.target - found.finished())
-    sys.exit(run_workers(found, jobs) if jobs > 1 else found.run())
+        interrupted, left = [], found.target
+    jobs = jobs or default_jobs(left)
+    sys.exit(run_workers(found, jobs, interrupted) if jobs > 1 else found.run())
 
 
 def is_sweep(folder) -> bool:

@@ -20,6 +20,7 @@ runs/<name>-sweep-<YYYYmmdd-HHMMSS>/
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -87,6 +88,7 @@ def open_study(url: str, name: str, spec):
     import optuna
     from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
     kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
     for attempt in range(5):
         try:
@@ -125,16 +127,18 @@ class Sweep:
     """
 
     def __init__(self, folder: Path, *, storage: str | None, study: str | None, sink):
-        import optuna
-
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
         self.folder, self.sink = Path(folder), sink
         self.target = 0  # the trials to finish, set by `start` or `reopen`
         self.config = self.folder / CONFIG
         self.spec = load_config(self.config)
         self.storage = storage or f"sqlite:///{self.folder / STORAGE}"
         self.name = study or self.spec.name
-        self.study = open_study(self.storage, self.name, self.spec)
+
+    @functools.cached_property
+    def study(self):
+        """The Optuna study, opened (or created) on first use: a parent of `--jobs` workers
+        starts them first, so their TensorFlow import overlaps its own Optuna import."""
+        return open_study(self.storage, self.name, self.spec)
 
     def trials(self, *states) -> list:
         """The study's trials in `states` (all when none), surplus claims left out."""
@@ -169,6 +173,7 @@ class Sweep:
         from cbrun.tensorflow_loader import import_tensorflow
 
         todo = self.interrupted() if continue_trials is None else list(continue_trials)
+        self.write()  # from the start: a sweep killed in its first trial can be resumed
         if todo or self.finished() < self.target:
             import_tensorflow()  # quietly, before a trial's callback imports Keras
         if threads:
@@ -353,11 +358,12 @@ def start(
         )
         atomic_write_text(folder / CONFIG, recorded.to_yaml())
         sweep = Sweep(folder, storage=storage, study=study, sink=sink)
+        if storage:
+            _ = sweep.study  # opened now: a wrong URL is one line, before any worker starts
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
     sweep.target = trials or spec.sweep.trials
-    sweep.write()
     sink.line(f"sweep: {folder}  (storage {sweep.storage}, study {sweep.name})", always=True)
     return sweep
 

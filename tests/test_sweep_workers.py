@@ -192,3 +192,30 @@ def test_a_storage_that_cannot_be_opened_is_one_line_and_leaves_nothing(tmp_path
     (line,) = result.stderr.splitlines()
     assert line.startswith(f"Error: --storage {url}: ")
     assert not any((tmp_path / "runs").iterdir())
+
+
+def test_ctrl_c_stops_every_worker_after_its_epoch_and_the_sweep_resumes(tmp_path):
+    config = _config(tmp_path, trials=2, extra=SLOW)
+    shutil.copy(ROOT / "tests" / "plugins" / "slow_steps.py", tmp_path)
+    parent = start_cbrun(
+        "sweep", config, "--jobs", 2, "--runs-dir", tmp_path / "runs", cwd=tmp_path
+    )
+    started = str(tmp_path / "runs" / "*" / "trials" / "*" / "train.log")
+    checkpoints = str(tmp_path / "runs" / "*" / "trials" / "*" / "backup" / "epoch-*.json")
+    deadline = time.monotonic() + 120
+    while not glob.glob(checkpoints) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    parent.send_signal(signal.SIGINT)  # a trial is in its second epoch
+    out, err = parent.communicate(timeout=120)
+    assert parent.returncode == 130, out + err
+    (folder,) = (tmp_path / "runs").iterdir()
+    assert out.splitlines()[-1] == f"interrupted: continue with: cbrun sweep --resume {folder}"
+    statuses = [
+        json.loads((Path(log).parent / "summary.json").read_text())["status"]
+        for log in glob.glob(started)
+    ]
+    assert "interrupted" in statuses and set(statuses) <= {"interrupted", "completed"}
+    resumed = run_cbrun("sweep", "--resume", folder, cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    state = json.loads((folder / "sweep.json").read_text())
+    assert [t["status"] for t in state["trials"]] == ["complete"] * 2
