@@ -8,10 +8,10 @@ writes the end. A worker dies with its parent, so `kill -9` of the sweep leaves
 interrupted trials for `--resume`, never orphans that go on training.
 
 Why one worker per core, one TensorFlow thread each, by default (BENCHMARKS.md,
-"Sweep workers"): on this 2-core machine the blog's MLP with 256 units trains an
-epoch in 1.07 s on one thread and 1.15 s on two (batch 64 is too small a matrix to
-share), and two one-thread processes side by side take 1.2 s an epoch each: 1.8x the
-trials per second of one process given both cores.
+"Sweep workers: dividing the cores", `python bench/sweep_threads.py`): on this 2-core
+machine the blog's MLP with 256 units trains an epoch in 1.05 s on one thread and in
+1.05 s on both (batch 64 is too small a matrix to share), and two one-thread
+processes side by side take 1.38 s an epoch each: 1.5x the epochs per second.
 """
 
 from __future__ import annotations
