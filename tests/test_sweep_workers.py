@@ -1,21 +1,15 @@
-"""Several processes on one study: `--jobs`, independent processes on one storage
-(SQLite, and a real PostgreSQL server where its binaries are installed)."""
+"""`cbrun sweep --jobs`: worker processes on one study, killed with their parent, stopped
+by Ctrl-C; the helpers the storage tests (test_sweep_storage.py) share."""
 
 from __future__ import annotations
 
 import contextlib
 import glob
 import json
-import os
 import shutil
 import signal
-import socket
-import subprocess
-import tempfile
 import time
 from pathlib import Path
-
-import pytest
 
 from tests.conftest import ROOT, run_cbrun, start_cbrun
 from tests.test_sweep import _config
@@ -48,29 +42,6 @@ def _wait_all(processes, timeout=240):
     for process in processes:
         out, err = process.communicate(timeout=timeout)
         assert process.returncode == 0, out + err
-
-
-def test_two_processes_on_one_storage_finish_exactly_the_asked_trials(tmp_path):
-    config = _config(tmp_path, trials=5)
-    storage = f"sqlite:///{tmp_path / 'shared.db'}"
-    processes = [
-        start_cbrun(
-            "sweep", config, "--storage", storage, "--study", "shared", "--jobs", 1,
-            "--runs-dir", tmp_path / f"runs-{index}",
-        )
-        for index in range(2)
-    ]  # fmt: skip
-    _wait_all(processes)
-    trials = _study(storage, "shared").get_trials()
-    run_dirs = glob.glob(str(tmp_path / "runs-*" / "*" / "trials" / "trial-*"))
-    _assert_each_trial_ran_once(trials, run_dirs, 5)
-    values = [json.dumps(t.user_attrs["values"]) for t in trials if t.state.name == "COMPLETE"]
-    assert len(set(values)) == 5  # the workers did not draw the same values
-    for index in range(2):  # each process wrote its folder's view of the whole study
-        (sweep,) = (tmp_path / f"runs-{index}").iterdir()
-        state = json.loads((sweep / "sweep.json").read_text())
-        assert state["study"] == "shared" and len(state["trials"]) == 5
-        assert (sweep / "best.yaml").is_file()
 
 
 def test_jobs_share_the_cores_and_a_killed_parent_takes_its_workers_along(tmp_path):
@@ -125,73 +96,6 @@ def _wait_gone(pid: int) -> None:
                 return  # killed, waiting for its (dead) parent's reaper
         time.sleep(0.05)
     assert not Path(f"/proc/{pid}").exists(), f"worker {pid} outlived the sweep"
-
-
-def _postgres_bin() -> Path | None:
-    found = shutil.which("initdb")
-    if found:
-        return Path(os.path.realpath(found)).parent
-    versions = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-    return Path(versions[-1]).parent if versions else None
-
-
-@pytest.fixture
-def postgres():
-    """A PostgreSQL server from the Debian binaries, in a temporary folder on 127.0.0.1;
-    its SQLAlchemy URL. Skipped, with the reason, where they or the driver are missing."""
-    binaries = _postgres_bin()
-    if binaries is None:
-        pytest.skip("PostgreSQL binaries (Debian package postgresql) are not installed")
-    pytest.importorskip("psycopg2", reason="the PostgreSQL driver psycopg2 is not installed")
-    folder = Path(tempfile.mkdtemp(prefix="cbrun-pg-"))
-    as_user = []
-    if os.geteuid() == 0:  # initdb refuses to run as root
-        shutil.chown(folder, "postgres", "postgres")
-        as_user = ["setpriv", "--reuid=postgres", "--regid=postgres", "--clear-groups"]
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    data, pg_ctl = folder / "data", [*as_user, str(binaries / "pg_ctl"), "-D", str(folder / "data")]
-    try:
-        subprocess.run(
-            [*as_user, str(binaries / "initdb"), "-D", str(data), "-U", "cbrun", "--auth=trust"],
-            check=True, capture_output=True,
-        )  # fmt: skip
-        options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1"
-        subprocess.run(
-            [*pg_ctl, "-l", str(folder / "server.log"), "-w", "-o", options, "start"],
-            check=True, capture_output=True,
-        )  # fmt: skip
-        yield f"postgresql+psycopg2://cbrun@127.0.0.1:{port}/postgres"
-    finally:
-        subprocess.run([*pg_ctl, "-m", "immediate", "stop"], capture_output=True)
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-def test_two_processes_share_a_study_on_a_real_postgresql_server(tmp_path, postgres):
-    config = _config(tmp_path, trials=4)
-    processes = [
-        start_cbrun(
-            "sweep", config, "--storage", postgres, "--study", "pg", "--jobs", 1,
-            "--runs-dir", tmp_path / f"runs-{index}",
-        )
-        for index in range(2)
-    ]  # fmt: skip
-    _wait_all(processes)
-    run_dirs = glob.glob(str(tmp_path / "runs-*" / "*" / "trials" / "trial-*"))
-    _assert_each_trial_ran_once(_study(postgres, "pg").get_trials(), run_dirs, 4)
-    (sweep,) = (tmp_path / "runs-0").iterdir()
-    state = json.loads((sweep / "sweep.json").read_text())
-    assert state["storage"] == postgres and len(state["trials"]) == 4
-
-
-def test_a_storage_that_cannot_be_opened_is_one_line_and_leaves_nothing(tmp_path, cli):
-    url = "postgresql+nosuchdriver://cbrun@127.0.0.1:1/x"
-    result = cli("sweep", _config(tmp_path), "--storage", url, "--runs-dir", tmp_path / "runs")
-    assert result.exit_code == 2
-    (line,) = result.stderr.splitlines()
-    assert line.startswith(f"Error: --storage {url}: ")
-    assert not any((tmp_path / "runs").iterdir())
 
 
 def test_ctrl_c_stops_every_worker_after_its_epoch_and_the_sweep_resumes(tmp_path):
