@@ -59,7 +59,7 @@ def sweep(config, overrides, trials, jobs, storage, study, runs_dir, resume):
             sink=_sink(),
         )
         interrupted, left = [], found.target
-    jobs = jobs or default_jobs(left)
+    jobs = min(jobs, max(1, left)) if jobs else default_jobs(left)  # no idle workers
     sys.exit(run_workers(found, jobs, interrupted) if jobs > 1 else found.run())
 
 

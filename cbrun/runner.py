@@ -315,7 +315,15 @@ def _run_phases(training: _Training, recorder, logger, stop) -> tuple[RunStatus,
             validation_batch_size=spec.fit.batch_size,
             validation_steps=spec.fit.validation_steps if data.validation else None,
             verbose=0,
-            callbacks=[data.callback, *traced, *phase["fit"], *training.extra, recorder, logger],
+            callbacks=[
+                data.callback,
+                stop.fit_callback(),
+                *traced,
+                *phase["fit"],
+                *training.extra,
+                recorder,
+                logger,
+            ],
         )
     status = _fit_status(training, recorder, stop)
     evaluation = None

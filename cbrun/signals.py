@@ -45,6 +45,21 @@ class StopSignals:
         if self.pending:
             raise KeyboardInterrupt
 
+    def fit_callback(self):
+        """A Keras callback for `fit`: a signal that came after the handlers were installed
+        but before `fit` began would be lost, as `fit` clears `stop_training` when it
+        starts; this sets it again at `on_train_begin`."""
+        import keras
+
+        stop = self
+
+        class KeepStopRequest(keras.callbacks.Callback):
+            def on_train_begin(self, logs=None):
+                if stop.signal_name:
+                    self.model.stop_training = True
+
+        return KeepStopRequest()
+
     @contextlib.contextmanager
     def installed(self):
         """Handle SIGINT and SIGTERM while the block runs; the old handlers after it."""

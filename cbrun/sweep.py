@@ -24,6 +24,7 @@ import functools
 import json
 import os
 import shutil
+import signal
 import socket
 import time
 from pathlib import Path
@@ -42,13 +43,20 @@ TRIALS = "trials"
 SURPLUS = "surplus"  # a user attribute: asked beyond the target, never run
 
 
-def _reporter(trial, monitor: str):
+def _reporter(trial, monitor: str, pending):
     """A Keras callback: the objective to Optuna after every epoch; a pruned trial stops
-    at the end of that epoch (its run folder stays a valid, stopped run)."""
+    at the end of that epoch (its run folder stays a valid, stopped run). `pending` holds
+    a Ctrl-C or SIGTERM that came while the trial was being set up."""
     import keras
 
     class ReportObjective(keras.callbacks.Callback):
         pruned = False
+
+        def on_train_begin(self, logs=None):
+            # Sent again now that the run handles signals: it stops after this step,
+            # resumable, instead of training the whole trial first.
+            if pending.signal_name:
+                os.kill(os.getpid(), signal.Signals[pending.signal_name])
 
         def on_epoch_end(self, epoch, logs=None):
             value = (logs or {}).get(monitor)
@@ -184,6 +192,7 @@ class Sweep:
         # The trials share one loaded dataset, unless the space changes `data:`; a trial
         # installs its own signal handlers, these catch Ctrl-C between trials.
         with keeping_last_dataset(), StopSignals().installed() as between_trials:
+            self._between_trials = between_trials
             for number in todo:
                 frozen = self.study.get_trials(deepcopy=False)[number]
                 code = self._trial(Trial(self.study, frozen._trial_id), frozen, worker)
@@ -234,7 +243,7 @@ class Sweep:
         else:
             values, run_dir = frozen.user_attrs["values"], Path(frozen.user_attrs["run_dir"])
         self.sink.line(f"trial {trial.number}: {json.dumps(values)}", always=True)
-        reporter = _reporter(trial, sweep.objective.monitor)
+        reporter = _reporter(trial, sweep.objective.monitor, self._between_trials)
         resume = run_dir if (run_dir / CONFIG).is_file() else None
         if resume is None and run_dir.exists():
             shutil.rmtree(run_dir)  # killed before its run began: nothing to keep
@@ -324,7 +333,10 @@ class Sweep:
                 "objective": top.value,
                 "run_dir": top.user_attrs.get("run_dir"),
             }
-            best_config = yaml.safe_load(top.user_attrs["config"])
+            text = top.user_attrs.get("config")  # absent in sweeps begun before it was kept
+            if text is None:
+                text = (Path(best["run_dir"]) / CONFIG).read_text(encoding="utf-8")
+            best_config = yaml.safe_load(text)
             best_config.pop("sweep", None)
             atomic_write_text(self.folder / BEST, yaml.safe_dump(best_config, sort_keys=False))
         atomic_write_json(

@@ -123,3 +123,21 @@ def test_ctrl_c_stops_every_worker_after_its_epoch_and_the_sweep_resumes(tmp_pat
     assert resumed.returncode == 0, resumed.stderr
     state = json.loads((folder / "sweep.json").read_text())
     assert [t["status"] for t in state["trials"]] == ["complete"] * 2
+
+
+def test_ctrl_c_while_a_trial_is_set_up_stops_it_at_its_first_step(tmp_path):
+    slow_setup = SLOW.replace("end_seconds: 0", "end_seconds: 0, setup_seconds: 3")
+    config = _config(tmp_path, trials=2, extra=slow_setup.replace("0.15", "0.5"))
+    shutil.copy(ROOT / "tests" / "plugins" / "slow_steps.py", tmp_path)
+    sweep = start_cbrun("sweep", config, "--jobs", 1, "--runs-dir", tmp_path / "runs", cwd=tmp_path)
+    log = tmp_path / "runs" / "*" / "trials" / "trial-0000" / "train.log"
+    deadline = time.monotonic() + 120
+    while not glob.glob(str(log)) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    sweep.send_signal(signal.SIGINT)  # in the plugin's 3 s constructor, before training
+    out, err = sweep.communicate(timeout=120)
+    assert sweep.returncode == 130, out + err
+    (trial,) = glob.glob(str(log.parent))
+    summary = json.loads((Path(trial) / "summary.json").read_text())
+    assert summary["status"] == "interrupted" and summary["epochs_run"] == 0  # not trained on
+    assert "interrupted: continue with: cbrun sweep --resume" in out

@@ -1,6 +1,7 @@
-"""A test-only plugin: slow steps, and a slow wind-down after a requested stop.
+"""A test-only plugin: a slow set-up, slow steps, and a slow wind-down after a stop.
 
-Each training step takes at least `step_seconds`, so a signal finds training
+Its constructor takes `setup_seconds` (a run's set-up, before its training loop);
+each training step takes at least `step_seconds`, so a signal finds training
 still running; when a stop was requested, `on_train_end` takes `end_seconds`,
 so a second signal can be sent while the run winds down.
 """
@@ -11,8 +12,9 @@ import keras
 
 
 class SlowSteps(keras.callbacks.Callback):
-    def __init__(self, step_seconds=0.2, end_seconds=2.0):
+    def __init__(self, step_seconds=0.2, end_seconds=2.0, setup_seconds=0.0):
         super().__init__()
+        time.sleep(setup_seconds)
         self.step_seconds = step_seconds
         self.end_seconds = end_seconds
 
