@@ -100,7 +100,7 @@ def open_study(url: str, name: str, spec):
     kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
     for attempt in range(5):
         try:
-            return optuna.create_study(
+            study = optuna.create_study(
                 storage=optuna.storages.RDBStorage(url, engine_kwargs=kwargs),
                 study_name=name,
                 direction="maximize" if spec.sweep.objective.mode == "max" else "minimize",
@@ -108,6 +108,7 @@ def open_study(url: str, name: str, spec):
                 pruner=make_pruner(spec),
                 load_if_exists=True,
             )
+            return _same_search(study, url, name, spec)
         except ArgumentError as error:
             raise UsageError(f"--storage {url}: {error}") from None
         except ImportError as error:  # the database's driver
@@ -118,6 +119,22 @@ def open_study(url: str, name: str, spec):
                 reason = str(error.orig if getattr(error, "orig", None) else error)
                 raise UsageError(f"--storage {url}: {reason.splitlines()[0]}") from None
             time.sleep(0.2 * (attempt + 1))
+
+
+def _same_search(study, url: str, name: str, spec):
+    """The study, once it is known to search what `spec` searches: processes that share a
+    study must agree on its objective and space, or its trials would not compare."""
+    search = spec.sweep.model_dump(mode="json", by_alias=True, include={"objective", "space"})
+    recorded = study.user_attrs.get("search")
+    if recorded is None:
+        study.set_user_attr("search", search)
+    elif recorded != search:
+        differ = sorted(k for k in search if recorded.get(k) != search[k])
+        raise UsageError(
+            f"--storage {url} --study {name}: that study searches another "
+            f"{' and '.join(differ)} than this config's sweep: section; give another --study"
+        )
+    return study
 
 
 def _inside(path: str | None, folder: Path) -> bool:

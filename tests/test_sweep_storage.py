@@ -107,3 +107,21 @@ def test_a_storage_that_cannot_be_opened_is_one_line_and_leaves_nothing(tmp_path
     (line,) = result.stderr.splitlines()
     assert line.startswith(f"Error: --storage {url}: ")
     assert not any((tmp_path / "runs").iterdir())
+
+
+def test_a_shared_study_refuses_a_config_that_searches_something_else(tmp_path, cli):
+    from cbrun.config import load_config
+    from cbrun.sweep import open_study
+
+    config = _config(tmp_path)
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    open_study(url, "shared", load_config(config))  # as the first process would
+    other = ["--set", "sweep.objective.monitor=val_loss", "--set", "sweep.objective.mode=min"]
+    result = cli("sweep", config, *other, "--storage", url, "--study", "shared",
+                 "--runs-dir", tmp_path / "runs")  # fmt: skip
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        f"Error: --storage {url} --study shared: that study searches another objective than "
+        "this config's sweep: section; give another --study"
+    ]
+    assert not any((tmp_path / "runs").iterdir())
