@@ -34,7 +34,15 @@ import yaml
 from cbrun.config import load_config
 from cbrun.errors import CbrunError, UsageError
 from cbrun.rundir import CONFIG, atomic_write_json, atomic_write_text
-from cbrun.sweep_space import check_sweep, make_pruner, make_sampler, overrides_for, suggest
+from cbrun.sweep_space import (
+    check_sweep,
+    grid_point,
+    grid_points,
+    make_pruner,
+    make_sampler,
+    overrides_for,
+    suggest,
+)
 
 STORAGE = "study.db"
 SWEEP = "sweep.json"
@@ -240,8 +248,10 @@ class Sweep:
         if len(self.trials(*counted)) >= self.target:
             return None
         trial = self.study.ask()
-        if len([t for t in self.trials(*counted) if t.number < trial.number]) < self.target:
+        slot = len([t for t in self.trials(*counted) if t.number < trial.number])
+        if slot < self.target:
             self.study.sampler = make_sampler(self.spec, trial.number)
+            self._slot = slot  # a grid sweep's point: unique among the kept trials
             return trial
         trial.set_user_attr(SURPLUS, True)
         self.study.tell(trial, state=TrialState.FAIL)
@@ -252,7 +262,10 @@ class Sweep:
 
         sweep = self.spec.sweep
         if frozen is None:
-            values = {key: suggest(trial, key, d) for key, d in sweep.space.items()}
+            if sweep.sampler == "grid":
+                values = grid_point(self.spec, self._slot)
+            else:
+                values = {key: suggest(trial, key, d) for key, d in sweep.space.items()}
             run_dir = self.folder / TRIALS / f"trial-{trial.number:04d}"
             trial.set_user_attr("values", values)
             trial.set_user_attr("run_dir", str(run_dir))
@@ -394,6 +407,10 @@ def start(
         raise
     sweep.target = trials or spec.sweep.trials
     sink.line(f"sweep: {folder}  (storage {sweep.storage}, study {sweep.name})", always=True)
+    points = grid_points(spec)
+    if points is not None and sweep.target > points:
+        sink.line(f"the grid has {points} points: {points} trials, not {sweep.target}", always=True)
+        sweep.target = points
     return sweep
 
 

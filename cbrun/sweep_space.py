@@ -7,6 +7,8 @@ Nothing here imports TensorFlow; Optuna only once a sampler or pruner is made.
 from __future__ import annotations
 
 import hashlib
+import itertools
+import math
 from pathlib import Path
 
 import yaml
@@ -43,6 +45,14 @@ def check_sweep(config: Path, spec: RunSpec) -> None:
             except ConfigError as error:
                 problems.extend(p for p in error.problems if p not in problems)
                 break
+    if spec.sweep.sampler == "grid":
+        problems.extend(
+            Problem(
+                str(config), f"sweep.space.{key}", f"sampler grid takes choice lists, not {d.kind}"
+            )
+            for key, d in spec.sweep.space.items()
+            if d.kind != "choice"
+        )
     keys = logged_keys(spec)
     monitor = spec.sweep.objective.monitor
     if monitor not in keys:
@@ -71,14 +81,27 @@ def make_sampler(spec: RunSpec, trial_number: int = 0):
 
     sweep = spec.sweep
     seed = trial_seed(sweep.seed, trial_number)
-    if sweep.sampler == "grid":
-        space = {key: list(d.choice) for key, d in sweep.space.items() if d.kind == "choice"}
-        if len(space) != len(sweep.space):
-            raise UsageError("sampler: grid searches choice dimensions only")
-        return optuna.samplers.GridSampler(space, seed=seed)
-    if sweep.sampler == "random":
+    if sweep.sampler in ("random", "grid"):  # a grid sweep's values: `grid_point`
         return optuna.samplers.RandomSampler(seed=seed)
     return optuna.samplers.TPESampler(seed=seed)
+
+
+def grid_points(spec: RunSpec) -> int | None:
+    """How many points a grid sweep has (None for the other samplers)."""
+    if spec.sweep.sampler != "grid":
+        return None
+    return math.prod(len(d.choice or ()) for d in spec.sweep.space.values())
+
+
+def grid_point(spec: RunSpec, index: int) -> dict:
+    """A grid sweep's point `index`, in the order of the space's keys and choices.
+
+    cbrun hands out the points itself rather than through Optuna's GridSampler, which
+    may give two parallel workers the same point and, asked outside `optimize`, fails
+    once the grid is done (`Study.stop`)."""
+    space = spec.sweep.space
+    point = list(itertools.product(*(d.choice for d in space.values())))[index]
+    return dict(zip(space, point, strict=True))
 
 
 def make_pruner(spec: RunSpec):

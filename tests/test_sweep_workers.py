@@ -141,3 +141,19 @@ def test_ctrl_c_while_a_trial_is_set_up_stops_it_at_its_first_step(tmp_path):
     summary = json.loads((Path(trial) / "summary.json").read_text())
     assert summary["status"] == "interrupted" and summary["epochs_run"] == 0  # not trained on
     assert "interrupted: continue with: cbrun sweep --resume" in out
+
+
+def test_a_grid_is_shared_out_among_workers_each_point_once(tmp_path):
+    config = _config(tmp_path, trials=6)
+    config.write_text(
+        config.read_text()
+        .replace("sampler: random", "sampler: grid")
+        .replace("{log_uniform: [1.0e-4, 1.0e-2]}", "{choice: [0.001, 0.01]}")
+    )
+    result = run_cbrun("sweep", config, "--jobs", 2, "--runs-dir", tmp_path / "runs")
+    assert result.returncode == 0, result.stderr
+    assert "the grid has 4 points: 4 trials, not 6" in result.stdout
+    (folder,) = (tmp_path / "runs").iterdir()
+    trials = json.loads((folder / "sweep.json").read_text())["trials"]
+    points = sorted(json.dumps(t["params"], sort_keys=True) for t in trials)
+    assert [t["status"] for t in trials] == ["complete"] * 4 and len(set(points)) == 4
