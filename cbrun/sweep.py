@@ -32,7 +32,7 @@ from pathlib import Path
 import yaml
 
 from cbrun.config import load_config
-from cbrun.errors import CbrunError, UsageError
+from cbrun.errors import CbrunError, NonFiniteLossError, UsageError
 from cbrun.rundir import CONFIG, atomic_write_json, atomic_write_text
 from cbrun.sweep_space import (
     check_sweep,
@@ -245,6 +245,8 @@ class Sweep:
         from optuna.trial import TrialState
 
         counted = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
+        if self.spec.sweep.sampler == "grid":  # a point that failed was tried: not again
+            counted += (TrialState.FAIL,)
         if len(self.trials(*counted)) >= self.target:
             return None
         trial = self.study.ask()
@@ -287,11 +289,11 @@ class Sweep:
                 extra_callbacks=[reporter],
                 console=_silent_console(),
             )
-        except CbrunError:
-            from optuna.trial import TrialState
-
-            self.study.tell(trial, state=TrialState.FAIL)
-            self.write()
+        except NonFiniteLossError as error:  # these values diverge: a result, not the end
+            self._fail(trial, error)
+            return 0
+        except CbrunError as error:
+            self._fail(trial, error)
             raise
         if run.status in ("interrupted", "terminated"):
             self.write()
@@ -299,6 +301,23 @@ class Sweep:
         self._tell(trial, run, reporter.pruned)
         self.write()
         return 0
+
+    def _fail(self, trial, error: CbrunError) -> None:
+        """The trial failed: so told, with why. Past `target` failures the sweep stops:
+        a config that fails whatever is sampled would otherwise go round forever."""
+        from optuna.trial import TrialState
+
+        trial.set_user_attr("error", str(error))
+        self.study.tell(trial, state=TrialState.FAIL)
+        self.sink.line(f"trial {trial.number}: failed: {error}", always=True)
+        self.write()
+        if isinstance(error, NonFiniteLossError) and self.failed() >= self.target:
+            raise CbrunError(f"{self.failed()} trials failed; stopping the sweep") from None
+
+    def failed(self) -> int:
+        from optuna.trial import TrialState
+
+        return len(self.trials(TrialState.FAIL))
 
     def _tell(self, trial, run, pruned: bool) -> None:
         """The trial's outcome to the study, with its resolved config (for best.yaml on
@@ -329,6 +348,8 @@ class Sweep:
 
         running = len(self.trials(TrialState.RUNNING))
         said = f"{self.finished()} of {self.target} trials finished"
+        if self.failed():
+            said += f", {self.failed()} failed"
         if running:
             said += f", {running} still running in other processes"
         best = json.loads((self.folder / SWEEP).read_text())["best"]
@@ -351,6 +372,7 @@ class Sweep:
                 "epochs": len(t.intermediate_values),
                 "run_dir": t.user_attrs.get("run_dir"),
                 "worker": t.user_attrs.get("worker"),
+                "error": t.user_attrs.get("error"),
             }
             for t in self.trials()
         ]

@@ -169,3 +169,49 @@ def test_trials_in_one_process_share_one_loaded_dataset(tmp_path):
     assert first is again and other is not first and len(other.x_train) == 256
     assert len(said) == 3 and said[0] == said[1]  # each run still says where its data came from
     assert load_configured(spec.data, said.append) is not first  # kept only inside the block
+
+
+DIVERGING = """\
+name: diverging
+seed: 0
+data: {dataset: mnist, source: bundled, limit: {train: 512, test: 128}, validation_split: 0.25}
+model: {name: linear}
+compile:
+  optimizer: {name: sgd, args: {learning_rate: 0.001}}
+  loss: mean_squared_error
+fit: {batch_size: 32, epochs: 2, steps_per_epoch: 3}
+evaluate: {enabled: false}
+sweep:
+  objective: {monitor: val_loss, mode: min}
+  sampler: SAMPLER
+  trials: 2
+  pruner: {type: none}
+  space:
+    compile.optimizer.args.learning_rate: SPACE
+"""
+
+
+def test_a_diverging_trial_fails_and_the_sweep_goes_on(tmp_path, cli):
+    config = tmp_path / "diverging.yaml"
+    config.write_text(
+        DIVERGING.replace("SAMPLER", "grid").replace("SPACE", "{choice: [1.0e+6, 1.0e-6]}")
+    )
+    result = cli("sweep", config, "--jobs", 1, "--runs-dir", tmp_path / "runs")
+    assert result.exit_code == 0, result.output
+    assert "trial 0: failed: loss became inf" in result.stdout
+    assert "1 of 2 trials finished, 1 failed; best: trial 1, val_loss" in result.stdout
+    _, state = _only(tmp_path)
+    failed, complete = state["trials"]
+    assert failed["status"] == "fail" and failed["error"].startswith("loss became inf")
+    assert complete["status"] == "complete" and state["best"]["number"] == 1
+
+
+def test_a_sweep_whose_every_trial_diverges_stops(tmp_path, cli):
+    config = tmp_path / "diverging.yaml"
+    space = "{log_uniform: [1.0e+5, 1.0e+6]}"
+    config.write_text(DIVERGING.replace("SAMPLER", "random").replace("SPACE", space))
+    result = cli("sweep", config, "--jobs", 1, "--runs-dir", tmp_path / "runs")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == ["Error: 2 trials failed; stopping the sweep"]
+    _, state = _only(tmp_path)
+    assert [t["status"] for t in state["trials"]] == ["fail", "fail"]
