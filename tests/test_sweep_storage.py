@@ -111,7 +111,7 @@ def test_a_storage_that_cannot_be_opened_is_one_line_and_leaves_nothing(tmp_path
 
 def test_a_shared_study_refuses_a_config_that_searches_something_else(tmp_path, cli):
     from cbrun.config import load_config
-    from cbrun.sweep import open_study
+    from cbrun.sweep_storage import open_study
 
     config = _config(tmp_path)
     url = f"sqlite:///{tmp_path / 'shared.db'}"
