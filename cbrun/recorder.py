@@ -51,7 +51,9 @@ class RunRecorder(keras.callbacks.Callback):
         self.epoch_seconds: list[float] = (
             list(checkpoint.state["epoch_seconds"]) if checkpoint else []
         )
-        self.nonfinite: tuple | None = None  # (epoch, batch, loss) of the first NaN/inf loss
+        # (epoch, (first step, last step), loss) of the first NaN/inf loss: the steps Keras
+        # reported it for, more than one with steps_per_execution > 1 (counted from 1)
+        self.nonfinite: tuple | None = None
 
     def on_train_begin(self, logs=None):
         # After every other callback's on_train_begin, which resets its own state.
@@ -65,11 +67,16 @@ class RunRecorder(keras.callbacks.Callback):
         self._started = time.perf_counter()
 
     def on_train_batch_end(self, batch, logs=None):
-        self._steps = batch + 1
+        # With steps_per_execution > 1 Keras calls this once a chunk, numbered as if the
+        # chunk were whole even where the epoch ends first: the steps it covered are the
+        # ones after the last call, up to the epoch's end.
+        total = (self.params or {}).get("steps")
+        first, last = self._steps + 1, batch + 1 if not total else min(batch + 1, total)
+        self._steps = last
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(loss) and self.nonfinite is None:
             # Stop at the end of this step: a NaN loss never recovers.
-            self.nonfinite = (self._epoch, batch, loss)
+            self.nonfinite = (self._epoch, (first, last), loss)
             self.model.stop_training = True
 
     def on_epoch_end(self, epoch, logs=None):

@@ -381,9 +381,10 @@ def _report(training: _Training, recorder, status: RunStatus) -> TrainResult:
     if tracer is not None:
         run.write_text(TRACE, "".join(json.dumps(e) + "\n" for e in tracer.events))
     if status == RunStatus.NAN:
-        epoch, batch, loss = recorder.nonfinite
+        epoch, (first, last), loss = recorder.nonfinite
+        steps = f"step {last}" if first == last else f"steps {first}-{last} (one execution)"
         raise NonFiniteLossError(
-            f"loss became {loss} at epoch {epoch + 1}, step {batch + 1}; training stopped, no "
+            f"loss became {loss} at epoch {epoch + 1}, {steps}; training stopped, no "
             f"model was saved, the last good checkpoint is in {run.file(checkpoints.BACKUP)}"
         )
     if status in (RunStatus.INTERRUPTED, RunStatus.TERMINATED):

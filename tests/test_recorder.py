@@ -36,9 +36,21 @@ def test_each_whole_epoch_is_a_row_with_the_learning_rate():
 def test_a_nonfinite_loss_stops_and_is_not_recorded():
     recorder = RunRecorder()
     _fit([recorder], y_scale=1e30, lr=1e10)
-    epoch, batch, loss = recorder.nonfinite
-    assert not math.isfinite(loss)
+    epoch, (first, last), loss = recorder.nonfinite
+    assert not math.isfinite(loss) and 1 <= first == last <= 4  # 64 samples, batch 16
     assert [row["epoch"] for row in recorder.history] == list(range(epoch))
+
+
+def test_a_nonfinite_loss_names_the_steps_of_its_execution():
+    """Keras numbers a chunk of steps_per_execution steps as if whole: the recorder says the
+    steps the chunk really covered, within the epoch."""
+    recorder = RunRecorder()
+    keras.utils.set_random_seed(0)
+    x = np.random.default_rng(0).normal(size=(48, 4)).astype("float32")
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.SGD(1e10), loss="mse", steps_per_execution=8)
+    model.fit(x, x.sum(axis=1) * 1e30, batch_size=16, epochs=2, verbose=0, callbacks=[recorder])
+    assert recorder.nonfinite[1] == (1, 3)  # 3 batches in one execution of 8 steps
 
 
 def test_best_epochs_follow_each_metric_direction():
