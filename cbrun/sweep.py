@@ -114,6 +114,7 @@ class Sweep:
         self.spec = load_config(self.config)
         self.storage = storage or f"sqlite:///{self.folder / STORAGE}"
         self.name = study or self.spec.name
+        self.worker = False  # one of `--jobs` workers: the parent says the resume line and end
 
     @functools.cached_property
     def study(self):
@@ -145,7 +146,7 @@ class Sweep:
             continue_trials: numbers of interrupted trials to continue first. Defaults
                 to every interrupted trial of this folder.
             threads: TensorFlow's intra- and inter-op threads (default: TensorFlow's).
-            worker: one of `--jobs` workers: the parent says the resume line and the end.
+            worker: one of `--jobs` workers (see `self.worker`).
         """
         from optuna.trial import Trial
 
@@ -153,6 +154,7 @@ class Sweep:
         from cbrun.signals import StopSignals
         from cbrun.tensorflow_loader import import_tensorflow
 
+        self.worker = worker
         todo = self.interrupted() if continue_trials is None else list(continue_trials)
         self.write()  # from the start: a sweep killed in its first trial can be resumed
         if todo or self.finished() < self.target:
@@ -168,22 +170,23 @@ class Sweep:
             self._between_trials = between_trials
             for number in todo:
                 frozen = self.study.get_trials(deepcopy=False)[number]
-                code = self._trial(Trial(self.study, frozen._trial_id), frozen, worker)
+                code = self._trial(Trial(self.study, frozen._trial_id), frozen.user_attrs)
                 if code:
                     return code
-            while not between_trials.signal_name and (trial := self._claim()) is not None:
-                code = self._trial(trial, None, worker)
+            while not between_trials.signal_name and (claimed := self._claim()) is not None:
+                code = self._trial(*claimed)
                 if code:
                     return code
         self.write()
         if between_trials.signal_name:
-            return self._stopped("interrupted", 130, worker)
+            return self.say_stopped("interrupted", 130)
         if not worker:
             self.say_end()
         return 0
 
     def _claim(self):
-        """The next trial to run, or None once `target` trials are finished or running.
+        """The next trial to run and what it records (its values, its run folder), or None
+        once `target` trials are finished or running.
 
         Several processes may ask at once: a trial is kept only when fewer than `target`
         trials numbered before it are finished or running, so the study never runs more
@@ -201,29 +204,30 @@ class Sweep:
         slot = len([t for t in self.trials(*counted) if t.number < trial.number])
         if slot < self.target:
             self.study.sampler = make_sampler(self.spec, trial.number)
-            self._slot = slot  # a grid sweep's point: unique among the kept trials
-            return trial
+            space = self.spec.sweep.space
+            if self.spec.sweep.sampler == "grid":  # the slot is unique among kept trials
+                values = grid_point(self.spec, slot)
+            else:
+                values = {key: suggest(trial, key, d) for key, d in space.items()}
+            attrs = {
+                "values": values,
+                "run_dir": str(self.folder / TRIALS / f"trial-{trial.number:04d}"),
+                "worker": f"{socket.gethostname()}:{os.getpid()}",
+            }
+            for key, value in attrs.items():
+                trial.set_user_attr(key, value)
+            return trial, attrs
         trial.set_user_attr(SURPLUS, True)
         self.study.tell(trial, state=TrialState.FAIL)
         return None
 
-    def _trial(self, trial, frozen, worker) -> int:
+    def _trial(self, trial, attrs: dict) -> int:
+        """Train one trial (from its checkpoint when it has a run folder); the exit code."""
         from cbrun import api
 
-        sweep = self.spec.sweep
-        if frozen is None:
-            if sweep.sampler == "grid":
-                values = grid_point(self.spec, self._slot)
-            else:
-                values = {key: suggest(trial, key, d) for key, d in sweep.space.items()}
-            run_dir = self.folder / TRIALS / f"trial-{trial.number:04d}"
-            trial.set_user_attr("values", values)
-            trial.set_user_attr("run_dir", str(run_dir))
-            trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
-        else:
-            values, run_dir = frozen.user_attrs["values"], Path(frozen.user_attrs["run_dir"])
+        values, run_dir = attrs["values"], Path(attrs["run_dir"])
         self.sink.line(f"trial {trial.number}: {json.dumps(values)}", always=True)
-        reporter = _reporter(trial, sweep.objective.monitor, self._between_trials)
+        reporter = _reporter(trial, self.spec.sweep.objective.monitor, self._between_trials)
         resume = run_dir if (run_dir / CONFIG).is_file() else None
         if resume is None and run_dir.exists():
             shutil.rmtree(run_dir)  # killed before its run began: nothing to keep
@@ -245,7 +249,7 @@ class Sweep:
             raise
         if run.status in ("interrupted", "terminated"):
             self.write()
-            return self._stopped(run.status, run.exit_code, worker)
+            return self.say_stopped(run.status, run.exit_code)
         self._tell(trial, run, reporter.pruned)
         self.write()
         return 0
@@ -283,8 +287,9 @@ class Sweep:
             said = f"{objective.monitor} {value:.4f}" if value is not None else "no value"
         self.sink.line(f"trial {trial.number}: {said}  ({run.run_dir})", always=True)
 
-    def _stopped(self, status: str, code: int, worker: bool) -> int:
-        if not worker:
+    def say_stopped(self, status: str, code: int) -> int:
+        """The resume line (unless a worker: its parent says it); `code`."""
+        if not self.worker:
             self.sink.line(
                 f"{status}: continue with: cbrun sweep --resume {self.folder}", always=True
             )
@@ -294,10 +299,10 @@ class Sweep:
         """The last line: trials finished, the best, or what is still running elsewhere."""
         from optuna.trial import TrialState
 
-        running = len(self.trials(TrialState.RUNNING))
+        running, failed = len(self.trials(TrialState.RUNNING)), self.failed()
         said = f"{self.finished()} of {self.target} trials finished"
-        if self.failed():
-            said += f", {self.failed()} failed"
+        if failed:
+            said += f", {failed} failed"
         if running:
             said += f", {running} still running in other processes"
         best = json.loads((self.folder / SWEEP).read_text())["best"]

@@ -80,7 +80,7 @@ def run_workers(sweep, jobs: int, interrupted: list[int]) -> int:
     sweep.write()
     failed = next((code for code in codes if code), 0)
     if failed in (130, 143) or failed < 0:
-        return sweep._stopped("interrupted", failed if failed > 0 else 130, worker=False)
+        return sweep.say_stopped("interrupted", failed if failed > 0 else 130)
     if not failed:
         sweep.say_end()
     return failed

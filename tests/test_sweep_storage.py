@@ -19,19 +19,25 @@ from tests.test_sweep import _config
 from tests.test_sweep_workers import _assert_each_trial_ran_once, _study, _wait_all
 
 
-def test_two_processes_on_one_storage_finish_exactly_the_asked_trials(tmp_path):
-    config = _config(tmp_path, trials=5)
-    storage = f"sqlite:///{tmp_path / 'shared.db'}"
+def _two_sweeps(tmp_path, config, storage: str, study: str) -> list[str]:
+    """Two `cbrun sweep` processes on one study, started together, each into its own
+    runs-N folder; the trial folders they made."""
     processes = [
         start_cbrun(
-            "sweep", config, "--storage", storage, "--study", "shared", "--jobs", 1,
+            "sweep", config, "--storage", storage, "--study", study, "--jobs", 1,
             "--runs-dir", tmp_path / f"runs-{index}",
         )
         for index in range(2)
     ]  # fmt: skip
     _wait_all(processes)
+    return glob.glob(str(tmp_path / "runs-*" / "*" / "trials" / "trial-*"))
+
+
+def test_two_processes_on_one_storage_finish_exactly_the_asked_trials(tmp_path):
+    config = _config(tmp_path, trials=5)
+    storage = f"sqlite:///{tmp_path / 'shared.db'}"
+    run_dirs = _two_sweeps(tmp_path, config, storage, "shared")
     trials = _study(storage, "shared").get_trials()
-    run_dirs = glob.glob(str(tmp_path / "runs-*" / "*" / "trials" / "trial-*"))
     _assert_each_trial_ran_once(trials, run_dirs, 5)
     values = [json.dumps(t.user_attrs["values"]) for t in trials if t.state.name == "COMPLETE"]
     assert len(set(values)) == 5  # the workers did not draw the same values
@@ -85,15 +91,7 @@ def postgres():
 
 def test_two_processes_share_a_study_on_a_real_postgresql_server(tmp_path, postgres):
     config = _config(tmp_path, trials=4)
-    processes = [
-        start_cbrun(
-            "sweep", config, "--storage", postgres, "--study", "pg", "--jobs", 1,
-            "--runs-dir", tmp_path / f"runs-{index}",
-        )
-        for index in range(2)
-    ]  # fmt: skip
-    _wait_all(processes)
-    run_dirs = glob.glob(str(tmp_path / "runs-*" / "*" / "trials" / "trial-*"))
+    run_dirs = _two_sweeps(tmp_path, config, postgres, "pg")
     _assert_each_trial_ran_once(_study(postgres, "pg").get_trials(), run_dirs, 4)
     (sweep,) = (tmp_path / "runs-0").iterdir()
     state = json.loads((sweep / "sweep.json").read_text())
