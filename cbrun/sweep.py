@@ -263,13 +263,9 @@ class Sweep:
         self.study.tell(trial, state=TrialState.FAIL)
         self.sink.line(f"trial {trial.number}: failed: {error}", always=True)
         self.write()
-        if isinstance(error, NonFiniteLossError) and self.failed() >= self.target:
-            raise CbrunError(f"{self.failed()} trials failed; stopping the sweep") from None
-
-    def failed(self) -> int:
-        from optuna.trial import TrialState
-
-        return len(self.trials(TrialState.FAIL))
+        failed = len(self.trials(TrialState.FAIL))
+        if isinstance(error, NonFiniteLossError) and failed >= self.target:
+            raise CbrunError(f"{failed} trials failed; stopping the sweep") from None
 
     def _tell(self, trial, run, pruned: bool) -> None:
         """The trial's outcome to the study, with its resolved config (for best.yaml on
@@ -299,7 +295,7 @@ class Sweep:
         """The last line: trials finished, the best, or what is still running elsewhere."""
         from optuna.trial import TrialState
 
-        running, failed = len(self.trials(TrialState.RUNNING)), self.failed()
+        running, failed = len(self.trials(TrialState.RUNNING)), len(self.trials(TrialState.FAIL))
         said = f"{self.finished()} of {self.target} trials finished"
         if failed:
             said += f", {failed} failed"
