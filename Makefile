@@ -42,7 +42,7 @@ bench-sweep: install
 
 # Regenerate the Keras table from the installed Keras, and the JSON Schema made from it.
 signatures: install
-	$(BIN)/python -m cbrun.callbacks.catalog --write
+	$(BIN)/python -m cbrun.build.signatures --write
 	$(BIN)/cbrun schema > configs/cbrun.schema.json
 
 # Re-cut the bundled MNIST sample from ../shared/data/mnist.npz.

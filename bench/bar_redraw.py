@@ -16,8 +16,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from rich.console import Console  # noqa: E402
 
-from cbrun.callbacks.rich_progress import RunLogger  # noqa: E402
-from cbrun.logsink import LogSink  # noqa: E402
+from cbrun.output.logsink import LogSink  # noqa: E402
+from cbrun.run.rich_progress import RunLogger  # noqa: E402
 
 
 def main() -> None:

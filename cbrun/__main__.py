@@ -1,3 +1,3 @@
-from cbrun.cli import main
+from cbrun.cli.main import main
 
 main()

@@ -40,8 +40,8 @@ class Run:
 
     @property
     def summary(self):
-        """`summary.json`, as a `cbrun.summary.Summary`."""
-        from cbrun.rundir import RunDir
+        """`summary.json`, as a `cbrun.output.summary.Summary`."""
+        from cbrun.output.rundir import RunDir
 
         return RunDir(self.run_dir).summary()
 
@@ -52,7 +52,7 @@ class Run:
     @property
     def history(self) -> list[dict]:
         """One dict per epoch: `epoch`, `learning_rate` and every metric."""
-        from cbrun.runs import read_history
+        from cbrun.after.runs import read_history
 
         return read_history(self.run_dir)
 
@@ -63,8 +63,8 @@ class Run:
 
     def load_model(self):
         """The trained `keras.Model` (safe mode)."""
-        from cbrun.inference import load_model
-        from cbrun.rundir import MODEL
+        from cbrun.after.inference import load_model
+        from cbrun.output.rundir import MODEL
 
         return load_model(self.run_dir / MODEL)
 
@@ -75,9 +75,9 @@ def load_config(config: str | Path | dict, overrides=()):
     Raises:
         ConfigError: every problem, one line each.
     """
-    from cbrun.config import load_config as load_file
-    from cbrun.config import validate
-    from cbrun.config_source import load_data
+    from cbrun.config.loading import load_config as load_file
+    from cbrun.config.loading import validate
+    from cbrun.config.source import load_data
 
     if isinstance(config, dict):
         return validate(load_data(copy.deepcopy(config), list(overrides)), default_name="run")
@@ -87,7 +87,7 @@ def load_config(config: str | Path | dict, overrides=()):
 def _sink(quiet: bool, console=None):
     from rich.console import Console
 
-    from cbrun.logsink import LogSink
+    from cbrun.output.logsink import LogSink
 
     return LogSink(console or Console(highlight=False), quiet=quiet)
 
@@ -130,7 +130,7 @@ def train(
     _check_call(run_dir, runs_dir, name, resume, config)
     overrides = [*overrides, *([f"name={name}"] if name else [])]
     if resume is not None:
-        from cbrun.rundir import CONFIG, RunDir
+        from cbrun.output.rundir import CONFIG, RunDir
 
         RunDir.open(Path(resume), finished=False)  # a missing or foreign folder: UsageError
         config = config or Path(resume) / CONFIG
@@ -166,14 +166,14 @@ def _check_call(run_dir, runs_dir, name, resume, config) -> None:
 def _in_supervised_worker() -> bool:
     import os
 
-    from cbrun.multi_worker import CHILD_ENV
+    from cbrun.run.multi_worker import CHILD_ENV
 
     return CHILD_ENV in os.environ
 
 
 def _train_spec(spec, sink, **options) -> Run:
     """`runner.train` from a cleared Keras session (uids, layer names, global state)."""
-    from cbrun.runner import train as run_training
+    from cbrun.run.runner import train as run_training
     from cbrun.tensorflow_loader import import_tensorflow
 
     import_tensorflow(options.get("verbose", False))
@@ -186,9 +186,9 @@ def _train_spec(spec, sink, **options) -> Run:
 
 def evaluate(run_dir: str | Path, *, quiet: bool = True, allow_plugins=()) -> dict:
     """Evaluate a run's model on the test split (writes `evaluate.json`), as `cbrun evaluate`."""
-    from cbrun.inference import evaluate as run_evaluate
-    from cbrun.inference import open_run
-    from cbrun.rundir import MODEL
+    from cbrun.after.inference import evaluate as run_evaluate
+    from cbrun.after.inference import open_run
+    from cbrun.output.rundir import MODEL
 
     run, spec = open_run(Path(run_dir))
     return run_evaluate(
@@ -204,9 +204,9 @@ def evaluate(run_dir: str | Path, *, quiet: bool = True, allow_plugins=()) -> di
 def predict(run_dir: str | Path, x=None, *, count: int = 8, quiet: bool = True):
     """Predictions of a run's model: for `x` (an array shaped like its inputs), else for
     the first `count` test images with their labels, as `cbrun predict --json` gives."""
-    from cbrun.inference import load_model, open_run
-    from cbrun.inference import predict as run_predict
-    from cbrun.rundir import MODEL
+    from cbrun.after.inference import load_model, open_run
+    from cbrun.after.inference import predict as run_predict
+    from cbrun.output.rundir import MODEL
 
     run, spec = open_run(Path(run_dir))
     if x is None:
@@ -216,6 +216,6 @@ def predict(run_dir: str | Path, x=None, *, count: int = 8, quiet: bool = True):
 
 def list_callbacks() -> list[dict]:
     """Every callback a config may name, described as `cbrun list-callbacks --json` does."""
-    from cbrun.callbacks.catalog import callback_registry
+    from cbrun.catalog.callbacks import callback_registry
 
     return [entry.to_dict() for entry in callback_registry().entries()]

@@ -110,7 +110,7 @@ def tiny_config(write_config):
 @pytest.fixture
 def cli():
     """Run `cbrun ...` in-process; returns click's Result (exit_code, stdout, stderr)."""
-    from cbrun.cli import cli as group
+    from cbrun.cli.main import cli as group
 
     def run(*args):
         return CliRunner().invoke(group, [str(a) for a in args], catch_exceptions=False)

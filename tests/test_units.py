@@ -8,24 +8,24 @@ import keras
 import numpy as np
 import pytest
 
-from cbrun import callback_state
-from cbrun.arrays import check_arrays
-from cbrun.callback_factory import AUTO_STEPS_PER_EXECUTION, steps_per_execution
-from cbrun.callbacks.early_stopping import EarlyStoppingAtMinLoss
-from cbrun.callbacks.listing import snippet
-from cbrun.callbacks.metrics import best_epochs
-from cbrun.callbacks.printing import LossAndErrorPrinting
-from cbrun.composition import merge, origins
-from cbrun.config import load_config
-from cbrun.config_rules import logged_metrics
+from cbrun.after.inference import prediction_item
+from cbrun.after.views import digit, runs_table
+from cbrun.build import callback_state
+from cbrun.build.callback_factory import AUTO_STEPS_PER_EXECUTION, steps_per_execution
+from cbrun.build.callbacks.early_stopping import EarlyStoppingAtMinLoss
+from cbrun.build.callbacks.printing import LossAndErrorPrinting
+from cbrun.catalog.listing import snippet
+from cbrun.catalog.metrics import best_epochs
+from cbrun.config.composition import merge, origins
+from cbrun.config.loading import load_config
+from cbrun.config.rules import logged_metrics
+from cbrun.config.yaml_loader import load_yaml
+from cbrun.data.arrays import check_arrays
 from cbrun.errors import UsageError
-from cbrun.inference import prediction_item
-from cbrun.keras3_changes import NUMPY_MECHANICAL, NUMPY_REMOVED
-from cbrun.source_edits import SourceText
-from cbrun.summary import RunStatus, Summary
+from cbrun.migrate.keras3_changes import NUMPY_MECHANICAL, NUMPY_REMOVED
+from cbrun.migrate.source_edits import SourceText
+from cbrun.output.summary import RunStatus, Summary
 from cbrun.tensorflow_loader import refuse_capping_environment
-from cbrun.views import digit, runs_table
-from cbrun.yaml_loader import load_yaml
 
 
 def test_keras_monitor_state_is_counters_never_arguments():
@@ -151,7 +151,7 @@ def test_best_epochs_and_snippet():
     assert best_epochs([{"epoch": 0, "val_loss": 2.0}, {"epoch": 1, "val_loss": 1.0}]) == {
         "val_loss": (1, 1.0)
     }
-    from cbrun.callbacks.catalog import callback_registry
+    from cbrun.catalog.callbacks import callback_registry
 
     text = snippet(callback_registry().get("EarlyStopping"))
     assert text.startswith("callbacks:\n- name: EarlyStopping\n  args:\n    monitor: val_loss\n")

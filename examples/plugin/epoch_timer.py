@@ -9,7 +9,7 @@ import time
 import keras
 
 from cbrun import register_callback
-from cbrun.logsink import PrintsLines
+from cbrun.output.logsink import PrintsLines
 
 
 @register_callback()

@@ -1,0 +1,32 @@
+"""What the commands share: the options several take, and the console and log sink."""
+
+from __future__ import annotations
+
+import click
+
+from cbrun.output.logsink import LogSink, make_console
+
+__all__ = ["allow_plugin_option", "make_console", "make_sink", "set_option"]
+
+
+def make_sink(quiet: bool = False) -> LogSink:
+    """The log sink of a command, on its one console."""
+    return LogSink(make_console(), quiet=quiet)
+
+
+set_option = click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override a config value, e.g. fit.epochs=5 or callbacks.1.args.patience=2. Repeatable.",
+)
+
+
+allow_plugin_option = click.option(
+    "--allow-plugin",
+    "allow_plugins",
+    multiple=True,
+    metavar="MODULE",
+    help="Allow plugin callbacks from MODULE (and its submodules). Repeatable.",
+)

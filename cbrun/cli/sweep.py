@@ -1,0 +1,88 @@
+"""`cbrun sweep`, and what `runs` and `plot` do with a sweep folder: thin, over `cbrun/sweep/`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from cbrun.cli.options import make_console, make_sink, set_option
+
+
+@click.command()
+@click.argument("config", type=click.Path(path_type=Path), required=False)
+@set_option
+@click.option(
+    "--trials", type=click.IntRange(min=1), help="Trials to finish (default: sweep.trials)."
+)
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    help="Worker processes, the cores divided among them (default: one per core, "
+    "at most one per trial).",
+)
+@click.option(
+    "--storage",
+    metavar="URL",
+    help="An Optuna RDB storage URL (default: SQLite in the sweep folder).",
+)
+@click.option(
+    "--study", metavar="NAME", help="The study's name in the storage (default: the config's name)."
+)
+@click.option(
+    "--runs-dir", type=click.Path(path_type=Path), help="Parent folder of the sweep folder."
+)
+@click.option(
+    "--resume", type=click.Path(path_type=Path), metavar="SWEEP_DIR", help="Continue a sweep."
+)
+def sweep(config, overrides, trials, jobs, storage, study, runs_dir, resume):
+    """Search the `sweep:` space of CONFIG with Optuna: one run folder per trial, the study
+    in SQLite (or --storage, shared by processes on many machines), pruning by epoch,
+    sweep.json and best.yaml; --resume continues a killed sweep."""
+    from cbrun.sweep import study as sweeps
+    from cbrun.sweep.workers import default_jobs, run_workers
+
+    if (config is None) == (resume is None):
+        raise click.UsageError("give a CONFIG, or --resume SWEEP_DIR")
+    if resume is not None:
+        found = sweeps.reopen(resume, trials=trials, sink=make_sink())
+        interrupted, left = found.interrupted(), found.target - found.finished()
+    else:
+        found = sweeps.start(
+            config,
+            overrides,
+            runs_dir=runs_dir,
+            storage=storage,
+            study=study,
+            trials=trials,
+            sink=make_sink(),
+        )
+        interrupted, left = [], found.target
+    jobs = min(jobs, max(1, left)) if jobs else default_jobs(left)  # no idle workers
+    sys.exit(run_workers(found, jobs, interrupted) if jobs > 1 else found.run())
+
+
+def is_sweep(folder) -> bool:
+    return folder is not None and (Path(folder) / "sweep.json").is_file()
+
+
+def show_trials(folder: Path, as_json: bool) -> None:
+    """`cbrun runs SWEEP_DIR`: the trials ranked by the objective."""
+    import json
+
+    from cbrun.after import views
+    from cbrun.after.runs import sweep_rows
+
+    rows = sweep_rows(folder)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+    else:
+        make_console().print(views.sweep_table(folder, rows))
+
+
+def plot_trials(folder: Path, output) -> None:
+    """`cbrun plot SWEEP_DIR`: the objective by trial, and against each parameter."""
+    from cbrun.after.plotting import plot_sweep
+
+    click.echo(f"wrote {plot_sweep(folder, output or folder / 'sweep.png')}")

@@ -1,0 +1,282 @@
+"""Every problem of a config, in words and at its position, before TensorFlow loads.
+
+Two stages, both pydantic: the sections' own schema (`RunSpec`), whose errors
+are put into words here (`pydantic_problem`); then everything the config names
+(callbacks, the model and its layers, the optimizer and its schedule, the loss
+and the metrics) against the argument models `schema.py` generates from the
+Keras table, and the rules that tie fields together: a `monitor` must be a key
+the run logs, `mode: auto` needs a metric whose direction Keras knows, a
+checkpoint's `filepath` must be one Keras can write, the loss must fit the model.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path, PurePosixPath
+
+from pydantic import BaseModel
+
+from cbrun.catalog.callbacks import PATH_ARGUMENTS, callback_registry
+from cbrun.catalog.keras_table import table
+from cbrun.catalog.models import OPTIMIZERS, installed_builders, model_names
+from cbrun.catalog.registry import did_you_mean, is_plugin
+from cbrun.catalog.schedules import schedule_problems
+from cbrun.config import arguments as schema
+from cbrun.config.yaml_loader import Document, describe_value, format_path
+from cbrun.errors import Problem
+
+# Where a problem is: the key path, the message, and whether it is placed at the key.
+Found = tuple[tuple, str, bool]
+
+
+# -- the sections' schema ---------------------------------------------------------------
+
+
+def _model_at(root: type[BaseModel], loc: tuple):
+    """The pydantic model class that holds the key at `loc` (for suggestions)."""
+    model = root
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part)
+        if field is None:
+            return None
+        annotation = field.annotation
+        candidates = [annotation, *(getattr(annotation, "__args__", None) or ())]
+        model = next(
+            (c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None
+        )
+        if model is None:
+            return None
+    return model
+
+
+_EXPECTED = {
+    "int_type": "an integer",
+    "int_from_float": "an integer",
+    "float_type": "a number",
+    "bool_type": "true or false",
+    "string_type": "a string",
+    "dict_type": "a mapping",
+    "model_type": "a mapping",
+    "model_attributes_type": "a mapping",
+    "list_type": "a list",
+}
+_SIGNS = {
+    "greater_than": ">",
+    "greater_than_equal": ">=",
+    "less_than": "<",
+    "less_than_equal": "<=",
+}
+
+
+def pydantic_problem(doc: Document, error: dict, root: type[BaseModel]) -> Problem:
+    """One pydantic error of the sections' schema, in words, at its position."""
+    loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and "[" in p))
+    path = format_path(loc)
+    kind, value, ctx = error["type"], error.get("input"), error.get("ctx", {})
+    if kind == "extra_forbidden":
+        model = _model_at(root, loc)
+        hint = did_you_mean(str(loc[-1]), model.model_fields) if model else ""
+        return Problem(doc.where(loc, key=True), path, f"unknown key{hint}")
+    where = doc.where(loc)
+    if kind == "missing":
+        parent = format_path(loc[:-1])
+        what = "section" if len(loc) == 1 else "key"
+        place = f" in {parent}" if parent else ""
+        return Problem(where, "", f"missing required {what} '{loc[-1]}'{place}")
+    got = describe_value(value)
+    if kind in _EXPECTED:
+        return Problem(where, path, f"expected {_EXPECTED[kind]}, got {got}")
+    if kind in _SIGNS:
+        bound = ctx.get("gt", ctx.get("ge", ctx.get("lt", ctx.get("le"))))
+        return Problem(where, path, f"must be {_SIGNS[kind]} {bound}, got {got}")
+    if kind == "literal_error":
+        allowed = re.findall(r"'([^']*)'", str(ctx.get("expected", "")))
+        hint = did_you_mean(value, allowed) if isinstance(value, str) else ""
+        got = repr(value) if isinstance(value, str) else got
+        return Problem(where, path, f"must be one of {', '.join(allowed)}; got {got}{hint}")
+    return Problem(where, path, error["msg"].removeprefix("Value error, "))
+
+
+# -- what the config names ---------------------------------------------------------------
+
+
+def _named(kind: str, path: tuple, item, known: dict, *, names=(), word=None) -> list[Found]:
+    """A name (one of `names`) or `{name, args}` (a class of `known`), checked."""
+    word = word or kind
+    if isinstance(item, str):
+        if item in names or item in known:
+            return []
+        return [(path, schema.unknown_name(word, item, [*names, *known]), False)]
+    if isinstance(item, dict):
+        name, args = item.get("name"), item.get("args") or {}
+    else:
+        name, args = item.name, item.args
+    if name not in known:
+        return [(path + ("name",), schema.unknown_name(word, name, known), False)]
+    return [
+        (path + ("args",) + sub, message, key)
+        for sub, message, key in schema.arguments_problems(kind, name, args)
+    ]
+
+
+def _callbacks(spec) -> list[Found]:
+    registry = callback_registry()
+    found = []
+    for index, item in enumerate(spec.callbacks):
+        path = ("callbacks", index)
+        if is_plugin(item.name, registry):
+            continue  # a plugin: checked against the allow-list, described once loaded
+        if item.name not in registry:
+            message = f"unknown callback '{item.name}'{did_you_mean(item.name, registry.names())}"
+            found.append((path + ("name",), message, False))
+            continue
+        entry = registry.get(item.name)
+        if entry.unavailable:
+            message = f"{item.name} cannot be used from a config: {entry.unavailable}"
+            found.append((path + ("name",), message, False))
+        elif entry.origin != "plugin":
+            found += [
+                (path + ("args",) + sub, message, key)
+                for sub, message, key in schema.arguments_problems("callback", item.name, item.args)
+            ]
+            found += _paths_and_schedule(path + ("args",), item.args)
+    return found
+
+
+def _paths_and_schedule(path: tuple, args: dict) -> list[Found]:
+    found = []
+    for key in PATH_ARGUMENTS:
+        value = args.get(key)
+        relative = PurePosixPath(value) if isinstance(value, str) else None
+        if relative is not None and not relative.is_absolute() and ".." in relative.parts:
+            message = (
+                f"'{value}' leaves the run directory; write a path inside it, or an absolute one"
+            )
+            found.append((path + (key,), message, False))
+    if isinstance(args.get("schedule"), dict) or "schedule" in args:
+        found += [
+            (path + ("schedule",) + sub, message, False)
+            for sub, message in schedule_problems(args["schedule"])
+        ]
+    return found
+
+
+def _model(spec) -> list[Found]:
+    name = spec.model.name
+    models = model_names()
+    if is_plugin(name, models) or name in installed_builders():
+        return []  # a builder plugin: allowed or not before import, checked once loaded
+    if name not in models:
+        return [
+            (
+                ("model", "name"),
+                f"unknown model '{name}'{did_you_mean(name, models)}",
+                False,
+            )
+        ]
+    found = [
+        (("model", "args") + sub, message, key)
+        for sub, message, key in schema.arguments_problems("model", name, spec.model.args)
+    ]
+    layers = spec.model.args.get("layers")
+    if name == "sequential" and isinstance(layers, list):
+        known = schema.records("layer")
+        for index, layer in enumerate(layers):
+            path = ("model", "args", "layers", index)
+            if (
+                not isinstance(layer, (str, dict))
+                or isinstance(layer, dict)
+                and (not isinstance(layer.get("name"), str) or set(layer) - {"name", "args"})
+            ):
+                found.append((path, "each layer is a name or {name: ..., args: {...}}", False))
+            elif (layer if isinstance(layer, str) else layer["name"]) == "Lambda":
+                found.append((path, "Lambda layers hold Python code and are refused", False))
+            else:
+                found += _named("layer", path, layer, known, word="Keras layer")
+    return found
+
+
+def _optimizer(spec) -> list[Found]:
+    path = ("compile", "optimizer")
+    name, args = spec.compile.optimizer.name, spec.compile.optimizer.args
+    if name.lower() not in OPTIMIZERS:
+        hint = did_you_mean(name.lower(), OPTIMIZERS)
+        return [(path + ("name",), f"unknown optimizer '{name}'{hint}", False)]
+    if "decay" in args:
+        message = "'decay' was removed from Keras optimizers; give learning_rate a schedule"
+        return [(path + ("args", "decay"), message, True)]
+    if "lr" in args:
+        return [
+            (
+                path + ("args", "lr"),
+                "'lr' was removed from Keras optimizers; write learning_rate",
+                True,
+            )
+        ]
+    cls = OPTIMIZERS[name.lower()]
+    found = [
+        (path + ("args",) + sub, message, key)
+        for sub, message, key in schema.arguments_problems("optimizer", cls, args)
+    ]
+    rate = args.get("learning_rate")
+    if isinstance(rate, dict):
+        found += _named(
+            "schedule", path + ("args", "learning_rate"), rate, schema.records("schedule")
+        )
+    elif isinstance(rate, (int, float)) and not isinstance(rate, bool) and rate <= 0:
+        found.append((path + ("args", "learning_rate"), f"must be a number > 0, got {rate}", False))
+    return found
+
+
+def _loss_and_metrics(spec) -> list[Found]:
+    losses, metrics = table()["losses"], table()["metrics"]
+    found = _named(
+        "loss", ("compile", "loss"), spec.compile.loss, losses["classes"], names=losses["names"]
+    )
+    for index, metric in enumerate(spec.compile.metrics):
+        path = ("compile", "metrics", index)
+        found += _named("metric", path, metric, metrics["classes"], names=metrics["names"])
+    return found
+
+
+def _data(spec) -> list[Found]:
+    data = spec.data
+    if data.dataset == "arrays" and data.source != "path":
+        message = "dataset: arrays reads your .npz: set source: path and data.path"
+        return [(("data", "source"), message, False)]
+    if data.num_classes is not None and data.dataset != "arrays":
+        message = f"num_classes is read for dataset: arrays only ({data.dataset} has 10)"
+        return [(("data", "num_classes"), message, True)]
+    if data.source == "path":
+        if data.path is None:
+            message = "source: path needs data.path (an .npz file or a folder of IDX files)"
+            return [(("data", "source"), message, False)]
+        if not Path(data.path).exists():
+            return [(("data", "path"), f"no such file or folder: {data.path}", False)]
+    elif data.path is not None:
+        message = f"data.path is only read with source: path (source is {data.source})"
+        return [(("data", "path"), message, False)]
+    return []
+
+
+def _distribute(spec) -> list[Found]:
+    steps = spec.fit.steps_per_execution
+    if spec.distribute.strategy != "default" and steps not in ("auto", 1):
+        message = (
+            f"must be auto or 1 with distribute.strategy {spec.distribute.strategy} "
+            "(Keras's multi-step loop fails under tf.distribute)"
+        )
+        return [(("fit", "steps_per_execution"), message, False)]
+    return []
+
+
+def named_problems(spec) -> list[Found]:
+    """Problems of everything the (schema-valid) config names, and of its cross-field rules."""
+    from cbrun.config.rules import cross_field_problems
+
+    found = []
+    for check in (_data, _distribute, _model, _optimizer, _loss_and_metrics, _callbacks):
+        found += check(spec)
+    return found + (cross_field_problems(spec) if not found else [])

@@ -1,0 +1,106 @@
+"""A config file read into a validated `RunSpec`: the entry points of the config layer.
+
+`load_config(path, overrides)` returns a validated `RunSpec` or raises a
+`ConfigError` listing every problem as `file:line:col: key.path: message`.
+Nothing here imports TensorFlow: a config mistake is reported at once.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from cbrun.catalog.callbacks import callback_registry
+from cbrun.catalog.registry import Registry
+from cbrun.config.checks import named_problems, pydantic_problem
+from cbrun.config.source import load_document
+from cbrun.config.spec import RunSpec
+from cbrun.config.yaml_loader import Document, describe_value, format_path
+from cbrun.errors import ConfigError, Problem
+
+MAX_PROBLEMS = 20
+
+
+def _sorted_capped(problems: list[Problem]) -> list[Problem]:
+    def order(problem: Problem):
+        numbers = re.findall(r":(\d+):(\d+)$", problem.where)
+        return (0, int(numbers[0][0]), int(numbers[0][1])) if numbers else (1, 0, 0)
+
+    unique = list(dict.fromkeys(problems))
+    unique.sort(key=order)
+    if len(unique) > MAX_PROBLEMS:
+        hidden = len(unique) - MAX_PROBLEMS
+        unique = unique[:MAX_PROBLEMS] + [
+            Problem(unique[0].where.split(":")[0], "", f"... and {hidden} more problems")
+        ]
+    return unique
+
+
+def _with_phases(spec: RunSpec, callbacks: Registry) -> RunSpec:
+    resolved = []
+    for item in spec.callbacks:
+        if item.phases is None:
+            phases = list(callbacks.get(item.name).phases) if item.name in callbacks else ["fit"]
+            item = item.model_copy(update={"phases": phases})
+        resolved.append(item)
+    return spec.model_copy(update={"callbacks": resolved})
+
+
+def _not_a_mapping(doc: Document) -> Problem | None:
+    if doc.data is None:
+        return Problem(
+            doc.where(()), "", "the config is empty; it needs at least model:, compile: and fit:"
+        )
+    if not isinstance(doc.data, dict):
+        return Problem(
+            doc.where(()),
+            "",
+            "the config must be a mapping of sections "
+            f"(model:, compile:, fit:, ...), not {describe_value(doc.data)}",
+        )
+    return None
+
+
+def validate(doc: Document, *, default_name: str = "run") -> RunSpec:
+    """Validate a loaded document into a `RunSpec`; raise `ConfigError` listing every problem.
+
+    The sections' schema first; once it holds, everything the config names and the
+    rules between fields (`config_checks.py`), each problem at its file position.
+    """
+    problem = _not_a_mapping(doc)
+    if problem is not None:
+        raise ConfigError([problem])
+    try:
+        spec = RunSpec.model_validate(doc.data)
+    except ValidationError as error:
+        problems = [pydantic_problem(doc, e, RunSpec) for e in error.errors()]
+        raise ConfigError(_sorted_capped(problems)) from None
+    found = named_problems(spec)
+    if found:
+        problems = [
+            Problem(doc.where(path, key=key), format_path(path), message)
+            for path, message, key in found
+        ]
+        raise ConfigError(_sorted_capped(problems))
+    if spec.name is None:
+        spec = spec.model_copy(update={"name": default_name})
+    return _with_phases(spec, callback_registry())
+
+
+def load_config(path: str | Path, overrides: list[str] = ()) -> RunSpec:
+    """Load, override and validate a config file.
+
+    Args:
+        path: the YAML file.
+        overrides: `KEY=VALUE` strings, as given to `--set`.
+
+    Raises:
+        ConfigError: every problem found, one per line.
+    """
+    doc = load_document(path, overrides)
+    stem = re.sub(r"[^A-Za-z0-9._-]", "-", Path(path).stem).strip("-._") or "run"
+    spec = validate(doc, default_name=stem.replace("_", "-"))
+    spec._chain = doc.chain
+    return spec

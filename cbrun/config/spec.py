@@ -1,0 +1,242 @@
+"""The config's sections as pydantic models: `RunSpec` and its parts.
+
+The schema below is the single place where defaults are written down; `loading.py`
+reads a file into it, `checks.py` checks what it names.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    field_validator,
+    model_validator,
+)
+
+from cbrun.config.yaml_loader import describe_value
+
+PHASES = ("fit", "evaluate", "predict")
+RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+def _auto_or_positive(value):
+    if value == "auto" or (isinstance(value, int) and not isinstance(value, bool) and value > 0):
+        return value
+    raise ValueError(f"must be auto or an integer > 0; got {describe_value(value)}")
+
+
+class LimitSpec(_Section):
+    """How many images of each split to use (the first N); null uses all."""
+
+    train: int | None = Field(None, gt=0)
+    test: int | None = Field(None, gt=0)
+
+
+class DataSpec(_Section):
+    """Which data, from where, and how it is shaped."""
+
+    dataset: Literal["mnist", "fashion_mnist", "arrays"] = "mnist"
+    source: Literal["auto", "keras", "bundled", "path"] = "auto"
+    path: str | None = None
+    flatten: bool = True
+    limit: LimitSpec = LimitSpec()
+    validation_split: float = Field(0.0, ge=0.0, lt=1.0)
+    # `arrays` only: the class count (default: one more than the largest label).
+    num_classes: int | None = Field(None, gt=0)
+
+
+class ModelSpec(_Section):
+    """A registered model builder and its arguments."""
+
+    name: str
+    args: dict[str, Any] = {}
+
+
+class OptimizerSpec(_Section):
+    name: str = "rmsprop"
+    args: dict[str, Any] = {}
+
+
+class NamedSpec(_Section):
+    """A Keras class by name, with its arguments: `{name: AUC, args: {curve: PR}}`."""
+
+    name: str
+    args: dict[str, Any] = {}
+
+
+class CompileSpec(_Section):
+    """What `model.compile` receives: names, or classes with arguments."""
+
+    optimizer: OptimizerSpec = OptimizerSpec()
+    loss: str | NamedSpec
+    metrics: list[str | NamedSpec] = []
+    jit_compile: bool | Literal["auto"] = "auto"
+
+
+class FitSpec(_Section):
+    """What `model.fit` receives (cbrun always passes `verbose=0`)."""
+
+    batch_size: int = Field(32, gt=0)
+    epochs: int = Field(1, gt=0)
+    steps_per_epoch: int | None = Field(None, gt=0)
+    validation_steps: int | None = Field(None, gt=0)
+    shuffle: bool = True
+    steps_per_execution: Any = "auto"
+
+    _check_spe = field_validator("steps_per_execution", mode="before")(
+        lambda cls, v: _auto_or_positive(v)
+    )
+
+
+class EvaluateSpec(_Section):
+    """What `model.evaluate` receives after training; `enabled: false` skips it."""
+
+    enabled: bool = True
+    batch_size: int = Field(128, gt=0)
+    steps: int | None = Field(None, gt=0)
+
+
+class CallbackSpec(_Section):
+    """One callback: a registered name (or allowed plugin), its args, its phases."""
+
+    name: str
+    args: dict[str, Any] = {}
+    phases: list[Literal["fit", "evaluate", "predict"]] | None = None
+
+
+class LoggingSpec(_Section):
+    """Console and train.log lines: `every` N batches, else about every `seconds`."""
+
+    every: int | None = Field(None, gt=0)
+    seconds: float = Field(5.0, gt=0)
+
+
+class OutputSpec(_Section):
+    runs_dir: str = "runs"
+
+
+class DistributeSpec(_Section):
+    """A tf.distribute strategy; `fit.batch_size` is the global batch over all replicas."""
+
+    strategy: Literal["default", "mirrored", "multi_worker_mirrored"] = "default"
+    devices: list[str] | None = None
+    logical_devices: int | None = Field(None, gt=0)
+    timeout_seconds: float = Field(60.0, gt=0)
+
+
+class SweepObjective(_Section):
+    """The epoch log a sweep optimises (its best epoch per trial), and which way."""
+
+    monitor: str
+    mode: Literal["min", "max"]
+
+
+class PrunerSpec(_Section):
+    """Stop a trial whose objective falls behind: `median` of the trials so far at the
+    same epoch, or a `threshold` (`lower`/`upper`); none before `warmup_epochs`."""
+
+    type: Literal["median", "threshold", "none"] = "median"
+    warmup_epochs: int = Field(0, ge=0)
+    # median: trials finished before any is pruned (default: a quarter of the sweep's
+    # trials, 1 to 5; Optuna's fixed 5 would prune nothing in an 8-trial sweep of 2 workers)
+    startup_trials: int | None = Field(None, ge=0)
+    lower: float | None = None
+    upper: float | None = None
+
+
+class Dimension(_Section):
+    """One searched value: exactly one of `choice`, `uniform`, `log_uniform`, `int`."""
+
+    choice: list | None = Field(None, min_length=1)
+    uniform: list[float] | None = Field(None, min_length=2, max_length=2)
+    log_uniform: list[float] | None = Field(None, min_length=2, max_length=2)
+    # Written `int:` in the config (a field may not be called int here).
+    integer: list[int] | None = Field(None, min_length=2, max_length=2, alias="int")
+
+    @property
+    def kind(self) -> str:
+        return next(k for k in ("choice", "uniform", "log_uniform", "integer") if getattr(self, k))
+
+    @model_validator(mode="after")
+    def _one_kind(self):
+        given = [k for k in ("choice", "uniform", "log_uniform", "integer") if getattr(self, k)]
+        if len(given) != 1:
+            raise ValueError("give exactly one of choice, uniform, log_uniform, int")
+        bounds = getattr(self, given[0])
+        if given[0] != "choice" and not bounds[0] < bounds[1]:
+            raise ValueError(f"{given[0]} bounds must rise; got {bounds}")
+        if given[0] == "log_uniform" and bounds[0] <= 0:
+            raise ValueError(f"log_uniform bounds must be > 0; got {bounds}")
+        return self
+
+
+class SweepSpec(_Section):
+    """What `cbrun sweep` searches (ignored by `cbrun train`)."""
+
+    objective: SweepObjective
+    sampler: Literal["tpe", "random", "grid"] = "tpe"
+    trials: int = Field(8, gt=0)
+    seed: int = 0
+    pruner: PrunerSpec = PrunerSpec()
+    space: dict[str, Dimension] = Field(min_length=1)
+
+
+class RunSpec(_Section):
+    """A whole experiment. `model`, `compile` and `fit` are required sections."""
+
+    name: str | None = None
+    seed: int = 0
+    deterministic: bool = False
+    data: DataSpec = DataSpec()
+    model: ModelSpec
+    compile: CompileSpec
+    fit: FitSpec
+    evaluate: EvaluateSpec = EvaluateSpec()
+    callbacks: list[CallbackSpec] = []
+    plugins: list[str] = []
+    # Folders where plugin modules are looked for first. A run records here the folder
+    # its config was in, so `--resume`, evaluate and predict find them from anywhere.
+    plugin_paths: list[str] = []
+    logging: LoggingSpec = LoggingSpec()
+    output: OutputSpec = OutputSpec()
+    distribute: DistributeSpec = DistributeSpec()
+    sweep: SweepSpec | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _names_a_folder(cls, value):
+        if value is not None and not RUN_NAME.match(value):
+            raise ValueError(
+                f"'{value}' cannot name a run folder: use letters, digits, "
+                "'.', '_' and '-', starting with a letter or digit"
+            )
+        return value
+
+    # The files an `extends:` chain composed it from, with their sha256 (not a key).
+    _chain: list = PrivateAttr(default_factory=list)
+
+    def to_yaml(self, *, argument_defaults: bool = False) -> str:
+        """The resolved config, every section's default written out; with
+        `argument_defaults`, also the defaults of every named thing's arguments. A config
+        composed with `extends:` starts with a comment naming each file and its sha256."""
+        data = self.model_dump(mode="json", by_alias=True)
+        if argument_defaults:
+            from cbrun.config.arguments import with_defaults
+
+            data = with_defaults(data)
+        header = "".join(
+            f"# {'resolved from' if i == 0 else '  extending'} {link['file']} "
+            f"(sha256 {link['sha256']})\n"
+            for i, link in enumerate(self._chain if len(self._chain) > 1 else [])
+        )
+        return header + yaml.safe_dump(data, sort_keys=False, width=100)

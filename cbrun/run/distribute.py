@@ -1,0 +1,58 @@
+"""tf.distribute strategies chosen in the config's `distribute:` section.
+
+`fit.batch_size` is the *global* batch: with N replicas each one gets
+batch_size / N per step, as Keras does with any strategy; so the same config
+trains on the same number of images per step on one device or on eight.
+"""
+
+from __future__ import annotations
+
+from cbrun.errors import UsageError
+
+
+def make_strategy(spec, batch_size: int, announce):
+    """The tf.distribute strategy a `DistributeSpec` asks for, announced in one line.
+
+    Must run right after TensorFlow is imported, before any operation: logical
+    devices can only be configured before TensorFlow initialises its devices.
+    """
+    import tensorflow as tf
+
+    if spec.logical_devices:
+        cpus = tf.config.list_physical_devices("CPU")
+        try:
+            tf.config.set_logical_device_configuration(
+                cpus[0], [tf.config.LogicalDeviceConfiguration()] * spec.logical_devices
+            )
+        except RuntimeError as error:
+            raise UsageError(
+                f"distribute.logical_devices: TensorFlow's devices are already set up ({error})"
+            ) from None
+    if spec.strategy == "default":
+        strategy = tf.distribute.get_strategy()
+    elif spec.strategy == "mirrored":
+        strategy = tf.distribute.MirroredStrategy(devices=spec.devices or None)
+    else:
+        from cbrun.run.multi_worker import check_keras, report_ready
+
+        check_keras()
+        # Blocks until every worker of TF_CONFIG has joined (the parent process times it).
+        strategy = tf.distribute.MultiWorkerMirroredStrategy(
+            communication_options=tf.distribute.experimental.CommunicationOptions(
+                timeout_seconds=spec.timeout_seconds
+            )
+        )
+        report_ready()
+    replicas = strategy.num_replicas_in_sync
+    if batch_size % replicas:
+        raise UsageError(
+            f"fit.batch_size {batch_size} (the global batch) does not split evenly over "
+            f"{replicas} replicas"
+        )
+    if spec.strategy != "default":
+        devices = ", ".join(getattr(strategy.extended, "worker_devices", ()) or ())
+        announce(
+            f"distribute: {spec.strategy} over {replicas} replicas ({devices}); global batch "
+            f"{batch_size} = {batch_size // replicas} per replica"
+        )
+    return strategy

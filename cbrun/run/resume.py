@@ -1,0 +1,91 @@
+"""The rules of `--resume`: which run, which config, from which epoch.
+
+A run resumes in its own folder with its own saved config; a config given
+with `--resume` may differ from it only by a larger `fit.epochs`. A finished
+run has nothing to resume.
+"""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+from cbrun.config.loading import load_config
+from cbrun.config.spec import RunSpec
+from cbrun.errors import RunDirError
+from cbrun.output.rundir import CONFIG, RunDir
+
+
+def absolute_paths(spec: RunSpec) -> RunSpec:
+    """The run's config.yaml must work from any folder: make data.path absolute."""
+    if spec.data.path and not Path(spec.data.path).is_absolute():
+        data = spec.data.model_copy(update={"path": str(Path(spec.data.path).resolve())})
+        return spec.model_copy(update={"data": data})
+    return spec
+
+
+def differences(old, new, path=()) -> list[str]:
+    """The dotted keys where two plain-data trees differ."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        found = []
+        for key in sorted(set(old) | set(new)):
+            found += differences(old.get(key), new.get(key), path + (key,))
+        return found
+    return [".".join(map(str, path))] if old != new else []
+
+
+def open_unfinished(path: Path) -> RunDir:
+    """The run folder to resume; refuses a missing, foreign or finished one."""
+    run = RunDir.open(path, finished=False)
+    previous = run.summary()
+    if previous.status.finished:
+        raise RunDirError(
+            f"{run.path} already finished ({previous.status.value} after "
+            f"{previous.epochs_run} epochs); nothing to resume"
+        )
+    return run
+
+
+def resume_spec(run: RunDir, spec: RunSpec | None) -> RunSpec:
+    """The saved config, or `spec` if it differs from it only by a larger `fit.epochs`."""
+    saved = load_config(run.file(CONFIG))
+    if spec is None:
+        return saved
+    spec = absolute_paths(spec).model_copy(
+        update={"name": saved.name, "plugins": saved.plugins, "plugin_paths": saved.plugin_paths}
+    )
+    changed = [
+        key
+        for key in differences(saved.model_dump(mode="json"), spec.model_dump(mode="json"))
+        if key != "fit.epochs"
+    ]
+    if changed:
+        raise RunDirError(
+            f"the config differs from the one {run.path} was started with, at "
+            f"{', '.join(changed)}; resume without a config, or start a new run"
+        )
+    if spec.fit.epochs < saved.fit.epochs:
+        raise RunDirError(
+            f"fit.epochs can only grow on resume ({saved.fit.epochs} -> {spec.fit.epochs})"
+        )
+    return spec
+
+
+def self_contained(spec: RunSpec, allow_plugins, search_paths) -> RunSpec:
+    """The spec as the run's config.yaml records it: paths absolute, and the plugins
+    allowed with `--allow-plugin` and the folders they were found in, so that the
+    printed `--resume` line, evaluate and predict work from any folder."""
+    spec = absolute_paths(spec)
+    plugins = list(dict.fromkeys([*spec.plugins, *allow_plugins]))
+    paths = [*spec.plugin_paths, *(str(Path(p).resolve()) for p in search_paths)]
+    return spec.model_copy(update={"plugins": plugins, "plugin_paths": list(dict.fromkeys(paths))})
+
+
+def config_text(spec: RunSpec, resumed: RunDir | None) -> str:
+    """The run's config.yaml; a resumed run keeps the `extends:` chain its first start
+    recorded (the leading comment lines), since it is read back from config.yaml itself."""
+    text = spec.to_yaml()
+    if resumed is None or text.startswith("#"):
+        return text
+    old = resumed.file(CONFIG).read_text(encoding="utf-8").splitlines(keepends=True)
+    return "".join(itertools.takewhile(lambda line: line.startswith("#"), old)) + text

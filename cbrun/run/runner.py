@@ -1,0 +1,392 @@
+"""Train from a validated `RunSpec`: prepare, fit, finish. No click here.
+
+The order matters: every check that needs no TensorFlow (the environment,
+plugins allowed and their source, data readable) runs before the run
+directory exists, so a mistake leaves nothing behind; TensorFlow loads only
+after that. Where the rest lives: `callback_factory` (callbacks, steps per
+execution), `recorder` (the run's state, checkpoints), `resume` (the rules of
+`--resume`), `signals` (Ctrl-C), `failures` (one-line errors), `summary`
+(`summary.json` and the exit codes), `inference` (evaluate, predict).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cbrun.build.callback_factory import (
+    build_callbacks,
+    check_plugins,
+    steps_per_execution,
+    warn_legacy_idioms,
+)
+from cbrun.build.models import build_model, compile_model
+from cbrun.config.spec import RunSpec
+from cbrun.data.datasets import Dataset, load_configured
+from cbrun.errors import (
+    CbrunError,
+    NonFiniteLossError,
+    RunInterrupted,
+    TrainingRefused,
+)
+from cbrun.output.logsink import LogSink
+from cbrun.output.rundir import CONFIG, LOG, SUMMARY, TRACE, RunDir
+from cbrun.output.summary import RunStatus, Summary, start_summary, summary_table
+from cbrun.run import checkpoints
+from cbrun.run.distribute import make_strategy
+from cbrun.run.evaluation import evaluate_on_test
+from cbrun.run.failures import training_failure
+from cbrun.run.multi_worker import adapt as adapt_for_multi_worker
+from cbrun.run.multi_worker import cluster_from_env
+from cbrun.run.resume import config_text, open_unfinished, resume_spec, self_contained
+from cbrun.run.signals import StopSignals
+from cbrun.tensorflow_loader import import_tensorflow, refuse_capping_environment
+
+
+@dataclass
+class TrainResult:
+    """What `train` leaves behind."""
+
+    run_dir: Path
+    status: RunStatus
+    summary: Summary
+    exit_code: int = 0
+    tracer: object = None  # the HookTracer, when the run was traced
+
+
+@dataclass
+class _Training:
+    """Everything `train` prepares before `fit`."""
+
+    spec: RunSpec
+    run: RunDir
+    model: object
+    dataset: Dataset
+    callbacks: list  # [(callback, phases)], the config's
+    sink: LogSink
+    summary: Summary
+    first_epoch: int
+    checkpoint: object
+    started: float
+    chief: bool
+    verbose: bool = False
+    log_every: int | None = None
+    tracer: object = None
+    extra: list = field(default_factory=list)
+
+
+def train(
+    spec: RunSpec | None,
+    *,
+    sink: LogSink,
+    runs_dir: Path | None = None,
+    run_dir: Path | None = None,
+    resume: Path | None = None,
+    allow_plugins=(),
+    search_paths=(),
+    log_every: int | None = None,
+    verbose: bool = False,
+    trace_batches: bool | None = None,
+    extra_callbacks=(),
+) -> TrainResult:
+    """Run `fit` then `evaluate` as the spec says, and write the run directory.
+
+    Args:
+        spec: the validated config (None only with `resume`: use the saved one).
+        sink: where lines go.
+        runs_dir: parent folder of the new run folder. Defaults to `output.runs_dir`.
+        run_dir: the exact run folder (must not exist). Overrides `runs_dir`.
+        resume: an unfinished run folder to continue in place.
+        allow_plugins: plugin modules allowed beyond the config's `plugins:`.
+        search_paths: folders where plugin modules are looked for.
+        log_every: a batch line every N steps (overrides `logging.every`).
+        verbose: every batch line, and TensorFlow's own start-up messages.
+        trace_batches: record every hook with a `HookTracer` (`cbrun trace`), batch hooks
+            too if True; None traces nothing.
+        extra_callbacks: callbacks from the caller, not the config (a sweep's reporter),
+            passed to `fit` after the config's.
+
+    Raises:
+        CbrunError: a usage mistake (exit 2), a failure (exit 1), a NaN or infinite
+            loss (`NonFiniteLossError`, exit 3). A finished or interrupted run returns a
+            `TrainResult` with its exit code.
+    """
+    refuse_capping_environment()
+    source = open_unfinished(resume) if resume is not None else None
+    if source is not None:
+        spec = resume_spec(source, spec)
+    spec = self_contained(spec, allow_plugins, search_paths)
+    training = _prepare(spec, source, sink, runs_dir=runs_dir, run_dir=run_dir, verbose=verbose)
+    training.log_every = log_every
+    training.extra = list(extra_callbacks)
+    if trace_batches is not None:
+        from cbrun.build.callbacks.tracing import HookTracer
+
+        training.tracer = HookTracer(batches=trace_batches)
+    try:
+        return _fit_and_finish(training)
+    except TrainingRefused:
+        if source is None:
+            shutil.rmtree(training.run.path, ignore_errors=True)  # a mistake leaves nothing
+        raise
+    finally:
+        sink.close()
+        if not training.chief:
+            shutil.rmtree(training.run.path.parent, ignore_errors=True)
+
+
+def _prepare(spec: RunSpec, source, sink, *, runs_dir, run_dir, verbose) -> _Training:
+    """Checks, data, TensorFlow, the run folder, the model and the callbacks."""
+    cluster = None
+    if spec.distribute.strategy == "multi_worker_mirrored":
+        cluster = cluster_from_env()
+        if not cluster.is_chief:
+            # Only the chief writes the run directory and the full log; a resumed
+            # worker reads the chief's checkpoint (a shared folder) and writes nothing.
+            sink.prefix, sink.quiet = f"{cluster.name}: ", True
+            run_dir = Path(tempfile.mkdtemp(prefix="cbrun-worker-")) / "run"
+    in_place = source is not None and run_dir is None
+    search_paths = [Path(p) for p in spec.plugin_paths]
+    warn_legacy_idioms(check_plugins(spec), search_paths, sink)
+    dataset = load_configured(spec.data, sink.line)
+    import_tensorflow(verbose)
+    # Before the run folder exists: a strategy that cannot start leaves nothing behind.
+    strategy = make_strategy(spec.distribute, spec.fit.batch_size, sink.line)
+    if in_place:
+        run = source
+    elif run_dir:
+        run = RunDir.exact(run_dir)
+    else:
+        run = RunDir.create(Path(runs_dir or spec.output.runs_dir), spec.name)
+    started = time.time()
+    try:
+        built = _build(spec, run, source, dataset, strategy, cluster, sink, search_paths)
+    except BaseException:
+        if not in_place:
+            # Nothing was written yet: leave no trace of a run that never started.
+            shutil.rmtree(run.path, ignore_errors=True)
+        raise
+    model, callbacks, checkpoint, spe, why = built
+    run.write_text(CONFIG, config_text(spec, run if in_place else None))
+    sink.open_log(run.file(LOG))
+    first_epoch = checkpoint.epoch if checkpoint else 0
+    if source is not None:
+        sink.line(f"resuming {source.path} at epoch {first_epoch + 1}/{spec.fit.epochs}")
+        run.remove_stray_temporaries()
+    summary = start_summary(spec, run, dataset, strategy, started, in_place, first_epoch)
+    summary.steps_per_execution = spe
+    run.write_json(SUMMARY, summary.to_json())
+    sink.line(f"run: {run.path}  (steps_per_execution {spe}: {why})")
+    return _Training(
+        spec=spec,
+        run=run,
+        model=model,
+        dataset=dataset,
+        callbacks=callbacks,
+        sink=sink,
+        summary=summary,
+        first_epoch=first_epoch,
+        checkpoint=checkpoint,
+        started=started,
+        chief=cluster is None or cluster.is_chief,
+        verbose=verbose,
+    )
+
+
+def _build(spec, run, source, dataset, strategy, cluster, sink, search_paths):
+    """The compiled model, its callbacks, the checkpoint it resumes from (restored into
+    the model), and the steps per execution with why."""
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(spec.seed)
+    # Process-wide in TensorFlow: set it either way, so that an earlier run in this
+    # process (a test, a notebook) never decides for this one.
+    if spec.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    else:
+        # Not in TensorFlow's public API, though its twin is (TF >= 2.9 has both).
+        from tensorflow.python.framework.config import disable_op_determinism
+
+        disable_op_determinism()
+    with strategy.scope():
+        model, optimizer = build_model(
+            spec, dataset.x_train.shape[1:], dataset.num_classes, search_paths
+        )
+    if cluster is not None:
+        adapt_for_multi_worker(model, strategy)
+    initial_lr = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+    callbacks = build_callbacks(
+        spec, run, initial_lr, sink, (), search_paths, resuming=source is not None
+    )
+    spe, why = steps_per_execution(spec, callbacks)
+    with strategy.scope():
+        compile_model(spec, model, optimizer, spe)
+    checkpoint = None
+    if source is not None:
+        checkpoint = checkpoints.load_latest(source.path, sink.line)
+        if checkpoint is not None:
+            with strategy.scope():
+                checkpoints.restore_model(checkpoint, model)
+    return model, callbacks, checkpoint, spe, why
+
+
+def _fit_and_finish(training: _Training) -> TrainResult:
+    """Fit, evaluate and save under cbrun's signal handling; then the summary, always."""
+    from cbrun.run.recorder import RunRecorder, prepare_resume
+    from cbrun.run.rich_progress import RunLogger
+
+    spec, run, sink = training.spec, training.run, training.sink
+    user = [callback for callback, _ in training.callbacks]
+    recorder = RunRecorder(run, user, training.checkpoint, sink.line)
+    logger = RunLogger(
+        sink,
+        every=training.log_every or spec.logging.every,
+        seconds=spec.logging.seconds if training.chief else float("inf"),
+        verbose=training.verbose,
+        epoch_lines_always=not training.chief,
+        recorder=recorder,
+    )
+    if training.checkpoint is not None:
+        prepare_resume(user, training.first_epoch, sink.line)
+    stop = StopSignals(model=training.model)
+    try:
+        with stop.installed():
+            status, evaluation, error = RunStatus.FAILED, None, None
+            try:
+                status, evaluation = _run_phases(training, recorder, logger, stop)
+            except KeyboardInterrupt:  # a second signal during fit, evaluate or the save
+                status = RunStatus.for_signal(stop.signal_name)
+            except CbrunError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - recorded in summary.json, then re-raised
+                error = f"{type(exc).__name__}: {exc}"
+                nothing_trained = not recorder.history and training.checkpoint is None
+                failure = training_failure(
+                    exc, user, sink, run.file(LOG), training.verbose, nothing_trained
+                )
+                if failure is None:
+                    raise  # not the user's to fix: a bug, with its traceback
+                error = str(failure)
+                raise failure from None
+            finally:
+                with stop.hold():
+                    _write_summary(training, recorder, status, evaluation, error)
+            return _report(training, recorder, status)
+    except KeyboardInterrupt:
+        # A second Ctrl-C once training has stopped (saving, writing the summary): stop
+        # now. Every file is written atomically, so what is on disk is whole.
+        status = RunStatus.for_signal(stop.signal_name)
+        raise RunInterrupted(
+            f"{status.value}: continue with: cbrun train --resume {run.path}", status.exit_code
+        ) from None
+
+
+def _run_phases(training: _Training, recorder, logger, stop) -> tuple[RunStatus, dict | None]:
+    """fit, then (if the run finished) evaluate, predict when traced, and the model saved."""
+    from cbrun.data.feeding import fit_data
+
+    spec, model, dataset, run = training.spec, training.model, training.dataset, training.run
+    phase = {name: [cb for cb, ph in training.callbacks if name in ph] for name in _PHASES}
+    traced = [training.tracer] if training.tracer is not None else []
+    if training.tracer is not None:
+        training.tracer.instrument([cb for cb, _ in training.callbacks] + [recorder, logger])
+    data = fit_data(
+        dataset.x_train,
+        dataset.y_train,
+        batch_size=spec.fit.batch_size,
+        seed=spec.seed,
+        steps_per_epoch=spec.fit.steps_per_epoch,
+        shuffle=spec.fit.shuffle,
+        validation_split=spec.data.validation_split,
+        validation=None if dataset.x_val is None else (dataset.x_val, dataset.y_val),
+    )
+    if training.first_epoch < spec.fit.epochs:
+        model.fit(
+            data.train,
+            epochs=spec.fit.epochs,
+            initial_epoch=training.first_epoch,
+            shuffle=False,  # the pipeline shuffles, by epoch (cbrun/feeding.py)
+            validation_data=data.validation,
+            validation_batch_size=spec.fit.batch_size,
+            validation_steps=spec.fit.validation_steps if data.validation else None,
+            verbose=0,
+            callbacks=[
+                data.callback,
+                stop.fit_callback(),
+                *traced,
+                *phase["fit"],
+                *training.extra,
+                recorder,
+                logger,
+            ],
+        )
+    status = _fit_status(training, recorder, stop)
+    evaluation = None
+    if status.finished and spec.evaluate.enabled:
+        callbacks = [*traced, *phase["evaluate"], logger]
+        evaluation = evaluate_on_test(model, spec, dataset, training.sink, callbacks)
+    if training.tracer is not None and status.finished:
+        model.predict(
+            dataset.x_test[: spec.evaluate.batch_size],
+            batch_size=spec.evaluate.batch_size,
+            verbose=0,
+            callbacks=[*traced, *phase["predict"], logger],
+        )
+    if status != RunStatus.NAN:
+        run.save_model(model)
+    if status.finished:
+        # backup/ exists only while a run can still be resumed.
+        shutil.rmtree(run.file(checkpoints.BACKUP), ignore_errors=True)
+    return status, evaluation
+
+
+_PHASES = ("fit", "evaluate", "predict")
+
+
+def _fit_status(training: _Training, recorder, stop) -> RunStatus:
+    if recorder.nonfinite is not None:
+        return RunStatus.NAN
+    if stop.signal_name:
+        return RunStatus.for_signal(stop.signal_name)
+    if len(recorder.history) < training.spec.fit.epochs:
+        return RunStatus.STOPPED_EARLY
+    return RunStatus.COMPLETED
+
+
+def _write_summary(training: _Training, recorder, status, evaluation, error) -> None:
+    """Write `history.csv` and the final `summary.json` (whatever the status)."""
+    run, summary = training.run, training.summary
+    elapsed = time.time() - training.started
+    summary.finish(status, recorder.history, recorder.epoch_seconds, elapsed)
+    summary.evaluate, summary.error = evaluation, error
+    try:
+        run.write_history(recorder.history)
+        run.write_json(SUMMARY, summary.to_json())
+    except OSError as write_error:
+        training.sink.line(f"could not write {SUMMARY}: {write_error}", always=True)
+
+
+def _report(training: _Training, recorder, status: RunStatus) -> TrainResult:
+    """The end-of-run table, the trace file, and the exit code of `status`."""
+    run, summary, sink = training.run, training.summary, training.sink
+    if training.chief:
+        table, plain = summary_table(summary, recorder.best_epochs(), run.path)
+        sink.show(table, plain, always=True)
+    tracer = training.tracer
+    if tracer is not None:
+        run.write_text(TRACE, "".join(json.dumps(e) + "\n" for e in tracer.events))
+    if status == RunStatus.NAN:
+        epoch, (first, last), loss = recorder.nonfinite
+        steps = f"step {last}" if first == last else f"steps {first}-{last} (one execution)"
+        raise NonFiniteLossError(
+            f"loss became {loss} at epoch {epoch + 1}, {steps}; training stopped, no "
+            f"model was saved, the last good checkpoint is in {run.file(checkpoints.BACKUP)}"
+        )
+    if status in (RunStatus.INTERRUPTED, RunStatus.TERMINATED):
+        sink.line(f"{status.value}: continue with: cbrun train --resume {run.path}", always=True)
+    return TrainResult(run.path, status, summary, status.exit_code, tracer)
