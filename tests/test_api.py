@@ -66,3 +66,13 @@ def test_a_dict_config_is_placed_as_dict_and_overrides_apply():
 def test_list_callbacks_is_the_catalog():
     names = [entry["name"] for entry in cbrun.list_callbacks()]
     assert "EarlyStopping" in names and "ScheduledLearningRate" in names
+
+
+def test_the_package_exposes_the_api_module_s_functions():
+    from cbrun import api
+
+    assert (cbrun.train, cbrun.evaluate, cbrun.load_config) == (
+        api.train,
+        api.evaluate,
+        api.load_config,
+    )

@@ -108,3 +108,12 @@ def test_another_keras_version_is_never_a_silent_mismatch(tmp_path, monkeypatch,
         assert capsys.readouterr().err == ""
     finally:
         keras_signatures.table.cache_clear()
+
+
+def test_arguments_are_checked_against_the_generated_model_of_each_name():
+    from cbrun.config.arguments import arguments_problems, defaults_of
+
+    assert arguments_problems("callback", "EarlyStopping", {"patience": 2}) == []
+    (sub, message, _), *_ = arguments_problems("callback", "EarlyStopping", {"patiense": 2})
+    assert sub == ("patiense",) and "did you mean 'patience'" in message
+    assert defaults_of("model", "mlp") == {"units": [64], "activation": "relu", "dropout": 0.0}

@@ -720,3 +720,13 @@ def test_config_errors_import_no_tensorflow(tmp_path):
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "none"
+
+
+def test_named_problems_of_a_schema_valid_spec():
+    from cbrun.config.checks import named_problems
+    from cbrun.config.spec import RunSpec
+
+    spec = RunSpec.model_validate({"model": {"name": "mpl"}, "compile": {"loss": "mae"}, "fit": {}})
+    assert named_problems(spec) == [
+        (("model", "name"), "unknown model 'mpl' (did you mean 'mlp'?)", False)
+    ]

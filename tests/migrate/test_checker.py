@@ -16,7 +16,6 @@ import pytest
 
 from cbrun.build.plugins import module_source
 from cbrun.migrate.checker import apply_fixes, check_file, check_source
-
 from tests.conftest import run_cbrun
 
 LEGACY = Path(__file__).resolve().parents[1] / "legacy"

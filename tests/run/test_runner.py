@@ -213,3 +213,20 @@ def test_no_trace_of_the_tf2_api():
     # Notes (stop_training in a batch hook: the NaN stop) are known and accepted.
     findings = [str(f) for path in sources for f in check_file(path) if f.severity == "error"]
     assert findings == []
+
+
+def test_the_runner_called_directly_returns_what_it_wrote(tiny_config, tmp_path):
+    import io
+
+    from rich.console import Console
+
+    from cbrun.config.loading import load_config
+    from cbrun.output.logsink import LogSink
+    from cbrun.output.summary import RunStatus
+    from cbrun.run.runner import train as run_training
+
+    sink = LogSink(Console(file=io.StringIO(), width=100))
+    result = run_training(load_config(tiny_config()), sink=sink, run_dir=tmp_path / "direct")
+    assert (result.status, result.exit_code) == (RunStatus.COMPLETED, 0)
+    written = json.loads((result.run_dir / "summary.json").read_text())
+    assert written["epochs_run"] == result.summary.epochs_run == 3
