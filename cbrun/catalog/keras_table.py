@@ -1,11 +1,11 @@
 """The Keras table: every name a config may give Keras, with its arguments, read without TensorFlow.
 
-`make signatures` writes `cbrun/callbacks/signatures.json` from the installed Keras
-(this module's `generate()` imports it): callbacks (`callbacks/catalog.py`),
+`make signatures` (`python -m cbrun.build.signatures`) writes `signatures.json` from the
+installed Keras (this module's `generate()` imports it): callbacks (`catalog/callbacks.py`),
 optimizers, learning-rate schedules, losses and metrics (their string names and
 their classes), and every public layer. Each argument is recorded with its JSON
 Schema type(s), default, choices and the line of the docstring that documents
-it; `cbrun/schema.py` turns the table into the pydantic models a config is
+it; `cbrun/config/arguments.py` turns the table into the pydantic models a config is
 validated with, and into the JSON Schema `cbrun schema` prints.
 """
 

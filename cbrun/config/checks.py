@@ -3,7 +3,7 @@
 Two stages, both pydantic: the sections' own schema (`RunSpec`), whose errors
 are put into words here (`pydantic_problem`); then everything the config names
 (callbacks, the model and its layers, the optimizer and its schedule, the loss
-and the metrics) against the argument models `schema.py` generates from the
+and the metrics) against the argument models `arguments.py` generates from the
 Keras table, and the rules that tie fields together: a `monitor` must be a key
 the run logs, `mode: auto` needs a metric whose direction Keras knows, a
 checkpoint's `filepath` must be one Keras can write, the loss must fit the model.
@@ -21,7 +21,7 @@ from cbrun.catalog.keras_table import table
 from cbrun.catalog.models import OPTIMIZERS, installed_builders, model_names
 from cbrun.catalog.registry import did_you_mean, is_plugin
 from cbrun.catalog.schedules import schedule_problems
-from cbrun.config import arguments as schema
+from cbrun.config import arguments
 from cbrun.config.yaml_loader import Document, describe_value, format_path
 from cbrun.errors import Problem
 
@@ -108,16 +108,16 @@ def _named(kind: str, path: tuple, item, known: dict, *, names=(), word=None) ->
     if isinstance(item, str):
         if item in names or item in known:
             return []
-        return [(path, schema.unknown_name(word, item, [*names, *known]), False)]
+        return [(path, arguments.unknown_name(word, item, [*names, *known]), False)]
     if isinstance(item, dict):
         name, args = item.get("name"), item.get("args") or {}
     else:
         name, args = item.name, item.args
     if name not in known:
-        return [(path + ("name",), schema.unknown_name(word, name, known), False)]
+        return [(path + ("name",), arguments.unknown_name(word, name, known), False)]
     return [
         (path + ("args",) + sub, message, key)
-        for sub, message, key in schema.arguments_problems(kind, name, args)
+        for sub, message, key in arguments.arguments_problems(kind, name, args)
     ]
 
 
@@ -139,7 +139,9 @@ def _callbacks(spec) -> list[Found]:
         elif entry.origin != "plugin":
             found += [
                 (path + ("args",) + sub, message, key)
-                for sub, message, key in schema.arguments_problems("callback", item.name, item.args)
+                for sub, message, key in arguments.arguments_problems(
+                    "callback", item.name, item.args
+                )
             ]
             found += _paths_and_schedule(path + ("args",), item.args)
     return found
@@ -178,11 +180,11 @@ def _model(spec) -> list[Found]:
         ]
     found = [
         (("model", "args") + sub, message, key)
-        for sub, message, key in schema.arguments_problems("model", name, spec.model.args)
+        for sub, message, key in arguments.arguments_problems("model", name, spec.model.args)
     ]
     layers = spec.model.args.get("layers")
     if name == "sequential" and isinstance(layers, list):
-        known = schema.records("layer")
+        known = arguments.records("layer")
         for index, layer in enumerate(layers):
             path = ("model", "args", "layers", index)
             if (
@@ -218,12 +220,12 @@ def _optimizer(spec) -> list[Found]:
     cls = OPTIMIZERS[name.lower()]
     found = [
         (path + ("args",) + sub, message, key)
-        for sub, message, key in schema.arguments_problems("optimizer", cls, args)
+        for sub, message, key in arguments.arguments_problems("optimizer", cls, args)
     ]
     rate = args.get("learning_rate")
     if isinstance(rate, dict):
         found += _named(
-            "schedule", path + ("args", "learning_rate"), rate, schema.records("schedule")
+            "schedule", path + ("args", "learning_rate"), rate, arguments.records("schedule")
         )
     elif isinstance(rate, (int, float)) and not isinstance(rate, bool) and rate <= 0:
         found.append((path + ("args", "learning_rate"), f"must be a number > 0, got {rate}", False))

@@ -20,7 +20,7 @@ from pathlib import Path
 from cbrun.catalog.datasets import names_in
 from cbrun.catalog.keras_table import table
 from cbrun.catalog.registry import did_you_mean
-from cbrun.config import arguments as schema
+from cbrun.config import arguments
 
 NUM_CLASSES = 10  # MNIST and Fashion-MNIST
 _PER_CLASS_OUTPUT = {"mlp", "cnn"}
@@ -80,9 +80,10 @@ def logged_keys(spec) -> dict[str, str | None]:
 
 def _argument(name: str, argument: str) -> dict | None:
     """The table's record of a built-in callback's argument, if it has one."""
-    if name not in schema.records("callback"):
+    if name not in arguments.records("callback"):
         return None
-    return next((a for a in schema.arguments_of("callback", name) if a["name"] == argument), None)
+    found = arguments.arguments_of("callback", name)
+    return next((a for a in found if a["name"] == argument), None)
 
 
 def _argument_default(name: str, argument: str):

@@ -336,7 +336,7 @@ def _load_configured(data, announce: Callable[[str], None]) -> Dataset:
 
 
 def _load_own_arrays(data, announce) -> Dataset:
-    """`dataset: arrays`: the user's .npz, checked by `cbrun/arrays.py`."""
+    """`dataset: arrays`: the user's .npz, checked by `cbrun/data/arrays.py`."""
     from cbrun.data.arrays import check_arrays, read_arrays
 
     path = Path(data.path)

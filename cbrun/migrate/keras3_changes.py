@@ -1,6 +1,6 @@
 """What Keras 3, TensorFlow 2.16+ and NumPy 2 removed or renamed, and what replaced each.
 
-The tables `cbrun/migration.py` checks plugin source against. Plain data, no imports.
+The tables `checker.py` checks plugin source against. Plain data, no imports.
 """
 
 from __future__ import annotations

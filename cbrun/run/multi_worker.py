@@ -86,7 +86,7 @@ def check_keras() -> None:
     if not keras.__version__.startswith(WRITTEN_FOR_KERAS):
         raise CbrunError(
             f"multi_worker_mirrored is adapted to Keras {', '.join(WRITTEN_FOR_KERAS)}; this is "
-            f"Keras {keras.__version__}: check keras-team/keras#20585 and cbrun/multi_worker.py"
+            f"Keras {keras.__version__}: check keras-team/keras#20585 and cbrun/run/multi_worker.py"
         )
 
 

@@ -310,7 +310,7 @@ def _run_phases(training: _Training, recorder, logger, stop) -> tuple[RunStatus,
             data.train,
             epochs=spec.fit.epochs,
             initial_epoch=training.first_epoch,
-            shuffle=False,  # the pipeline shuffles, by epoch (cbrun/feeding.py)
+            shuffle=False,  # the pipeline shuffles, by epoch (cbrun/data/feeding.py)
             validation_data=data.validation,
             validation_batch_size=spec.fit.batch_size,
             validation_steps=spec.fit.validation_steps if data.validation else None,

@@ -267,7 +267,7 @@ BROKEN = [
 ]
 
 # Keras-level mistakes: names and arguments of losses, metrics, optimizers, schedules,
-# layers, builders and callbacks, and the rules between fields (cbrun/config_rules.py).
+# layers, builders and callbacks, and the rules between fields (cbrun/config/rules.py).
 KERAS_LEVEL = [
     (
         "loss typo",
