@@ -10,11 +10,7 @@ callbacks need every batch.
 from __future__ import annotations
 
 from cbrun.build import callback_state
-from cbrun.catalog.callbacks import PATH_ARGUMENTS, callback_registry
-from cbrun.config.spec import RunSpec
-from cbrun.errors import CbrunError, UsageError
 from cbrun.build.plugin_failures import explained_failures
-from cbrun.output.logsink import LogSink
 from cbrun.build.plugins import (
     check_allowed,
     check_plugin_arguments,
@@ -22,10 +18,14 @@ from cbrun.build.plugins import (
     legacy_findings,
     load_plugin,
 )
+from cbrun.catalog.callbacks import PATH_ARGUMENTS, callback_registry
 from cbrun.catalog.models import model_names
 from cbrun.catalog.registry import hooks_of, is_plugin
-from cbrun.output.rundir import RunDir
 from cbrun.catalog.schedules import build_schedule
+from cbrun.config.spec import RunSpec
+from cbrun.errors import CbrunError, UsageError
+from cbrun.output.logsink import LogSink
+from cbrun.output.rundir import RunDir
 
 # With no callback needing every step, run this many steps per call into
 # TensorFlow: measured on full MNIST with the MLP (bench/run.py), 32 gets most of

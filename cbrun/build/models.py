@@ -8,9 +8,9 @@ Their names and arguments are recorded in the catalog's table
 
 from __future__ import annotations
 
-from cbrun.errors import UsageError
 from cbrun.catalog.models import INJECTED, OPTIMIZERS, installed_builders
 from cbrun.catalog.registry import Registry
+from cbrun.errors import UsageError
 
 MODELS = Registry("model")  # model.name → a function returning an uncompiled keras.Model
 

@@ -15,7 +15,6 @@ from pathlib import Path
 from cbrun.errors import CbrunError, PluginFailed, UsageError
 from cbrun.migrate.checker import check_source, read_source
 
-
 # Callbacks from these packages are cbrun's and Keras's own, never a user's plugin.
 _NOT_PLUGINS = ("cbrun", "keras", "tensorflow")
 

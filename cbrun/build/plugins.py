@@ -17,9 +17,9 @@ import sys
 from importlib.machinery import PathFinder
 from pathlib import Path
 
+from cbrun.catalog.registry import Registry, describe, split_reference
 from cbrun.errors import PluginError, UsageError
 from cbrun.migrate.checker import check_file
-from cbrun.catalog.registry import Registry, describe, split_reference
 
 # Never importable as plugins, whatever the allow-list says.
 DENIED_MODULES = (
