@@ -12,6 +12,8 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from tests.forkserver import ForkServer
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,23 +28,23 @@ def _process_env(extra: dict | None) -> dict:
     return env
 
 
-def run_cbrun(*args, cwd=ROOT, env: dict | None = None) -> subprocess.CompletedProcess:
-    """`python -m cbrun ARGS` in a fresh process to its end; output captured as text.
+_FORK_SERVER = ForkServer(ROOT)
 
+
+def pytest_unconfigure(config):
+    _FORK_SERVER.close()
+
+
+def start_cbrun(*args, cwd=ROOT, env: dict | None = None, fresh: bool = False):
+    """`cbrun ARGS` started in its own process, stdout and stderr as text pipes.
+
+    The process is forked from this worker's warm server (tests/forkserver.py), so it
+    does not import TensorFlow again; `fresh=True` starts `python -m cbrun` cold, for
+    what only a cold start shows (TensorFlow's import, its console, its environment).
     `env` adds variables to this process's environment (plus NO_COLOR=1).
     """
-    return subprocess.run(
-        [sys.executable, "-m", "cbrun", *map(str, args)],
-        cwd=cwd,
-        env=_process_env(env),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
-def start_cbrun(*args, cwd=ROOT, env: dict | None = None) -> subprocess.Popen:
-    """`python -m cbrun ARGS` started in a fresh process, stdout and stderr as text pipes."""
+    if not fresh:
+        return _FORK_SERVER.start(args, cwd, _process_env(env))
     return subprocess.Popen(
         [sys.executable, "-m", "cbrun", *map(str, args)],
         cwd=cwd,
@@ -51,6 +53,13 @@ def start_cbrun(*args, cwd=ROOT, env: dict | None = None) -> subprocess.Popen:
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def run_cbrun(*args, cwd=ROOT, env: dict | None = None, fresh: bool = False):
+    """`cbrun ARGS` in its own process to its end (see `start_cbrun`); output as text."""
+    with start_cbrun(*args, cwd=cwd, env=env, fresh=fresh) as process:
+        out, err = process.communicate(timeout=300)
+    return subprocess.CompletedProcess(process.args, process.returncode, out, err)
 
 
 def installed_package(site: Path, name: str, group: str, entries: dict, source: str) -> None:

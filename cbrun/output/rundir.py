@@ -56,17 +56,17 @@ def _fsync_dir(folder: Path) -> None:
 # Test-only fault injection, `CBRUN_FAULT=<kind>:<file name>:<n>`: at the n-th atomic
 # write of that file, `enospc` raises "No space left on device" while writing, and
 # `kill-before-rename` / `kill-after-rename` SIGKILL the process at that point. The
-# variable is read once, when this module loads: unset (always, outside the test suite),
-# a write pays one comparison with None.
+# variable is read at each write (a dict lookup), not once at import: the suite forks its
+# cbrun processes from a server that imported this module long before.
 FAULT_ENV = "CBRUN_FAULT"
-_FAULT = tuple(os.environ[FAULT_ENV].split(":")) if os.environ.get(FAULT_ENV) else None
 _fault_counts: dict = {}
 
 
 def _fault(stage: str, target: Path) -> None:
-    if _FAULT is None:
+    fault = os.environ.get(FAULT_ENV)
+    if not fault:
         return
-    want, name, nth = _FAULT
+    want, name, nth = fault.split(":")
     if target.name != name:
         return
     if stage == "write":
