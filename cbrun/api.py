@@ -174,10 +174,10 @@ def _in_supervised_worker() -> bool:
 def _train_spec(spec, sink, **options) -> Run:
     """`runner.train` from a cleared Keras session (uids, layer names, global state)."""
     from cbrun.run.runner import train as run_training
-    from cbrun.tensorflow_loader import import_tensorflow
+    from cbrun.tensorflow_loader import import_tensorflow, load_keras
 
     import_tensorflow(options.get("verbose", False))
-    import keras
+    keras = load_keras()
 
     keras.backend.clear_session()
     result = run_training(spec, sink=sink, **options)

@@ -5,6 +5,10 @@
 Python setting reaches (see ../shared/notes/tensorflow-console.md). So for the
 duration of the import fd 2 points at a temporary file; what was captured is
 shown if the import fails, and always under `--verbose`.
+
+Every module of cbrun reaches Keras and TensorFlow through `load_keras()` and
+`load_tensorflow()` here, never by `import keras` (tests/test_layout.py checks):
+whichever module asks first, the chatter stays off the console.
 """
 
 from __future__ import annotations
@@ -15,6 +19,23 @@ import tempfile
 
 from cbrun.errors import UsageError
 
+# Inherited by the processes cbrun starts (sweep workers), so `--verbose` reaches them.
+VERBOSE_ENV = "CBRUN_VERBOSE"
+_verbose = os.environ.get(VERBOSE_ENV) == "1"
+
+
+def set_verbose(verbose: bool) -> None:
+    """Show TensorFlow's start-up lines (`--verbose`), or keep them off (the default).
+
+    Process-wide, because the first `load_keras()` may come from any module that
+    subclasses a Keras class; call it before anything loads TensorFlow.
+    """
+    global _verbose
+    _verbose = bool(verbose) or os.environ.get(VERBOSE_ENV) == "1"
+    if _verbose:
+        os.environ[VERBOSE_ENV] = "1"
+    quiet_environment(_verbose)
+
 
 def quiet_environment(verbose: bool = False) -> None:
     """Set TensorFlow's C++ log level before it loads, unless the user set it."""
@@ -22,10 +43,26 @@ def quiet_environment(verbose: bool = False) -> None:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
-def import_tensorflow(verbose: bool = False) -> str:
-    """Import `tensorflow` and `keras`; return what they wrote to stderr meanwhile."""
+def load_keras():
+    """The `keras` module, imported through the quiet loader. The only way in for cbrun."""
+    import_tensorflow()
+    return sys.modules["keras"]
+
+
+def load_tensorflow():
+    """The `tensorflow` module, imported through the quiet loader."""
+    import_tensorflow()
+    return sys.modules["tensorflow"]
+
+
+def import_tensorflow(verbose: bool | None = None) -> str:
+    """Import `tensorflow` and `keras`; return what they wrote to stderr meanwhile.
+
+    `verbose` None follows `set_verbose`; True lets TensorFlow write to the console.
+    """
     if "keras" in sys.modules and "tensorflow" in sys.modules:
         return ""
+    verbose = _verbose if verbose is None else verbose
     quiet_environment(verbose)
     if verbose:
         import keras  # noqa: F401

@@ -6,6 +6,24 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 CBRUN=${1:-.venv/bin/cbrun}
+
+# Every step runs on pipes, as in CI: its stderr is kept too, and a line of TensorFlow's
+# start-up chatter in it fails the smoke run (tests/cli/test_console.py does the same on
+# terminals). The script runs itself once more with stderr through tee.
+CHATTER='absl::InitializeLog|oneDNN custom operations|cuda drivers|TF-TRT|This TensorFlow binary|^[IWEF][0-9]{4} [0-9:. ]+ [0-9]+ [^ ]+\.cc:[0-9]+\]'
+if [ -z "${SMOKE_STDERR:-}" ]; then
+  SMOKE_STDERR=$(mktemp "${TMPDIR:-/tmp}/cbrun-smoke-stderr.XXXXXX")
+  export SMOKE_STDERR
+  code=0
+  # stdout straight through (fd 3); stderr through tee. pipefail keeps the script's code.
+  { bash scripts/smoke.sh "$@" 2>&1 1>&3 3>&- | tee "$SMOKE_STDERR" >&2 3>&-; } 3>&1 || code=$?
+  if grep -nE "$CHATTER" "$SMOKE_STDERR" >&2; then
+    printf "smoke FAILED: TensorFlow's start-up lines reached stderr (above)\n" >&2
+    code=1
+  fi
+  rm -f "$SMOKE_STDERR"
+  exit "$code"
+fi
 OUT=$(mktemp -d "${TMPDIR:-/tmp}/cbrun-smoke.XXXXXX")
 trap 'rm -rf "$OUT"' EXIT
 SHORT=(--set data.source=bundled --set fit.epochs=1 --set fit.steps_per_epoch=3 --quiet)

@@ -20,7 +20,7 @@ from cbrun.errors import UsageError
 from cbrun.output.logsink import LogSink
 from cbrun.output.rundir import CONFIG, EVALUATE, MODEL, RunDir
 from cbrun.run.evaluation import evaluate_on_test
-from cbrun.tensorflow_loader import import_tensorflow
+from cbrun.tensorflow_loader import load_keras
 
 
 def open_run(target: Path, overrides=(), *, finished: bool = True) -> tuple[RunDir, RunSpec]:
@@ -47,8 +47,7 @@ def load_model(path: Path):
         raise UsageError(f"{path}: only .keras models are loaded (safe mode); not {path.suffix!r}")
     if not path.is_file():
         raise UsageError(f"{path}: no such model file")
-    import_tensorflow()
-    import keras
+    keras = load_keras()
 
     try:
         return keras.models.load_model(path, safe_mode=True)

@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from cbrun.output.rundir import atomic_write_text
+from cbrun.tensorflow_loader import load_keras
 
 
 class KerasState:
@@ -119,7 +120,7 @@ class NoTrainingState:
 
 @functools.cache
 def _keras_adapters() -> dict:
-    import keras
+    keras = load_keras()
 
     callbacks = keras.callbacks
     return {

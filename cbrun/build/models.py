@@ -11,6 +11,7 @@ from __future__ import annotations
 from cbrun.catalog.models import INJECTED, OPTIMIZERS, installed_builders
 from cbrun.catalog.registry import Registry
 from cbrun.errors import UsageError
+from cbrun.tensorflow_loader import load_keras
 
 MODELS = Registry("model")  # model.name → a function returning an uncompiled keras.Model
 
@@ -22,7 +23,7 @@ def _input(keras, input_shape):
 @MODELS.register()
 def linear(input_shape, num_classes):
     """The guide's model: one linear unit on the flattened image (regression on the label)."""
-    import keras
+    keras = load_keras()
 
     inputs = _input(keras, input_shape)
     flat = keras.layers.Flatten()(inputs) if len(input_shape) > 1 else inputs
@@ -40,7 +41,7 @@ def mlp(
         activation: the hidden activation. Defaults to `"relu"`.
         dropout: dropout after each hidden layer. Defaults to `0.0`.
     """
-    import keras
+    keras = load_keras()
 
     inputs = _input(keras, input_shape)
     x = keras.layers.Flatten()(inputs) if len(input_shape) > 1 else inputs
@@ -65,7 +66,7 @@ def cnn(
         dense: units of the dense layer. Defaults to `128`.
         dropout: dropout before the output. Defaults to `0.25`.
     """
-    import keras
+    keras = load_keras()
 
     if len(input_shape) != 3:
         raise UsageError("model cnn needs images, not flat vectors: set data.flatten: false")
@@ -91,7 +92,7 @@ def sequential(input_shape, num_classes, layers: list = ()):
     Args:
         layers: the layers, in order. The last one is the output.
     """
-    import keras
+    keras = load_keras()
 
     if not layers:
         raise UsageError("model.args.layers: give at least one layer")
@@ -120,7 +121,7 @@ def sequential(input_shape, num_classes, layers: list = ()):
 def build_optimizer(name: str, args: dict):
     """A Keras optimizer from its config name and arguments; a `learning_rate` given as
     `{name, args}` is a `keras.optimizers.schedules` class."""
-    import keras
+    keras = load_keras()
 
     cls = getattr(keras.optimizers, OPTIMIZERS[name.lower()])
     rate = args.get("learning_rate")
@@ -169,7 +170,7 @@ def _plugin_builder(spec, search_paths):
 
 
 def _ensure_uncompiled_model(model, name: str) -> None:
-    import keras
+    keras = load_keras()
 
     if not isinstance(model, keras.Model):
         raise UsageError(f"model: {name} returned {type(model).__name__}, not a keras.Model")
@@ -181,7 +182,7 @@ def _ensure_uncompiled_model(model, name: str) -> None:
 
 def compile_model(spec, model, optimizer, steps_per_execution: int = 1) -> None:
     """Compile with the config's loss and metrics; Keras's refusals become one line."""
-    import keras
+    keras = load_keras()
 
     def named(module, item):
         """A name as Keras takes it, or `{name, args}` as an instance of that class."""

@@ -20,6 +20,7 @@ from pathlib import Path
 from cbrun.catalog.registry import Registry, describe, split_reference
 from cbrun.errors import PluginError, UsageError
 from cbrun.migrate.checker import check_file
+from cbrun.tensorflow_loader import load_keras
 
 # Never importable as plugins, whatever the allow-list says.
 DENIED_MODULES = (
@@ -102,7 +103,7 @@ def ensure_builder(obj, name: str):
 
 def ensure_callback_class(obj, name: str):
     """`obj` if it is a `keras.callbacks.Callback` subclass; refused otherwise."""
-    import keras
+    keras = load_keras()
 
     if not (inspect.isclass(obj) and issubclass(obj, keras.callbacks.Callback)):
         raise PluginError(f"plugin '{name}' is not a keras.callbacks.Callback subclass")

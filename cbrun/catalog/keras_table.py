@@ -20,6 +20,8 @@ from functools import cache
 from importlib import metadata
 from pathlib import Path
 
+from cbrun.tensorflow_loader import load_keras
+
 TABLE = Path(__file__).with_name("signatures.json")
 
 # Where a default says nothing (None) or too little, the JSON Schema types an argument takes.
@@ -198,7 +200,7 @@ def _metrics(keras) -> dict:
 def generate(optimizer_classes) -> dict:
     """Every Keras section of the table, from the live Keras (imports it): the optimizers
     named by `optimizer_classes`, and every schedule, loss, metric and layer."""
-    import keras
+    keras = load_keras()
 
     optimizers = {
         cls: describe_class(getattr(keras.optimizers, cls), skip=("name",))

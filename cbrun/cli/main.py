@@ -10,7 +10,6 @@ This module must not import TensorFlow: `--help`, `validate` and
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -18,8 +17,15 @@ import click
 
 from cbrun import __version__
 from cbrun.cli import sweep as sweep_commands
-from cbrun.cli.options import allow_plugin_option, make_console, make_sink, set_option
+from cbrun.cli.options import (
+    allow_plugin_option,
+    make_console,
+    make_sink,
+    set_option,
+    verbose_option,
+)
 from cbrun.errors import CbrunError
+from cbrun.tensorflow_loader import set_verbose
 
 
 class CbrunGroup(click.Group):
@@ -221,7 +227,8 @@ def check_plugin(ctx, target, diff):
 @set_option
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 @allow_plugin_option
-def evaluate(target, model, overrides, as_json, allow_plugins):
+@verbose_option
+def evaluate(target, model, overrides, as_json, allow_plugins, verbose):
     """Evaluate a trained model on the test split, with the evaluate-phase callbacks.
 
     Loads the model with Keras's safe mode on (a Lambda layer or an .h5 file is
@@ -259,7 +266,8 @@ def evaluate(target, model, overrides, as_json, allow_plugins):
     help="How many test images to predict.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the predictions as JSON.")
-def predict(run_dir, count, as_json):
+@verbose_option
+def predict(run_dir, count, as_json, verbose):
     """Predict the first test images with a run's model; the predict hooks fire."""
     from cbrun.after import views
     from cbrun.after.inference import open_run
@@ -338,7 +346,8 @@ def plot(run_dirs, output):
     help="Parent folder of the run folder. Defaults to output.runs_dir (runs/).",
 )
 @allow_plugin_option
-def trace(config, batches, overrides, runs_dir, allow_plugins):
+@verbose_option
+def trace(config, batches, overrides, runs_dir, allow_plugins, verbose):
     """Run CONFIG (fit, evaluate, predict) recording every hook call in order, with
     its time and each callback's share; writes trace.jsonl in the run directory."""
     from cbrun.after import views
@@ -367,7 +376,7 @@ cli.add_command(sweep_commands.sweep)
 
 
 def main() -> None:
-    # Keep TensorFlow's C++ chatter off the console from the very start, unless asked.
-    if "--verbose" not in sys.argv and "-v" not in sys.argv:
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    # Keep TensorFlow's C++ chatter off the console from the very start, unless asked:
+    # whichever module loads Keras first, it does so through the quiet loader.
+    set_verbose("--verbose" in sys.argv or "-v" in sys.argv)
     cli(prog_name="cbrun")

@@ -6,7 +6,7 @@ import click
 
 from cbrun.output.logsink import LogSink, make_console
 
-__all__ = ["allow_plugin_option", "make_console", "make_sink", "set_option"]
+__all__ = ["allow_plugin_option", "make_console", "make_sink", "set_option", "verbose_option"]
 
 
 def make_sink(quiet: bool = False) -> LogSink:
@@ -29,4 +29,11 @@ allow_plugin_option = click.option(
     multiple=True,
     metavar="MODULE",
     help="Allow plugin callbacks from MODULE (and its submodules). Repeatable.",
+)
+
+
+# Read by `main()` from the command line before anything loads TensorFlow (see
+# cbrun.tensorflow_loader.set_verbose); the option is here so that --help shows it.
+verbose_option = click.option(
+    "--verbose", "-v", is_flag=True, help="Show TensorFlow's start-up lines on stderr."
 )

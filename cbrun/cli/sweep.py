@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from cbrun.cli.options import make_console, make_sink, set_option
+from cbrun.cli.options import make_console, make_sink, set_option, verbose_option
 
 
 @click.command()
@@ -36,7 +36,8 @@ from cbrun.cli.options import make_console, make_sink, set_option
 @click.option(
     "--resume", type=click.Path(path_type=Path), metavar="SWEEP_DIR", help="Continue a sweep."
 )
-def sweep(config, overrides, trials, jobs, storage, study, runs_dir, resume):
+@verbose_option
+def sweep(config, overrides, trials, jobs, storage, study, runs_dir, resume, verbose):
     """Search the `sweep:` space of CONFIG with Optuna: one run folder per trial, the study
     in SQLite (or --storage, shared by processes on many machines), pruning by epoch,
     sweep.json and best.yaml; --resume continues a killed sweep."""

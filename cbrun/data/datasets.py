@@ -184,10 +184,9 @@ def _from_keras_cache(dataset: str):
 
 def _from_keras_download(dataset: str):
     """Ask Keras to download; fails (DataError) when offline."""
-    from cbrun.tensorflow_loader import import_tensorflow
+    from cbrun.tensorflow_loader import load_keras
 
-    import_tensorflow()
-    import keras
+    keras = load_keras()
 
     loader = getattr(keras.datasets, dataset).load_data
     previous = socket.getdefaulttimeout()

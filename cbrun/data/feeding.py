@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from cbrun.tensorflow_loader import load_keras, load_tensorflow
+
 
 @dataclass
 class FitData:
@@ -78,8 +80,8 @@ def fit_data(
     every epoch, so a chunk of `steps_per_execution` steps never runs into the
     next epoch's batches.
     """
-    import keras
-    import tensorflow as tf
+    keras = load_keras()
+    tf = load_tensorflow()
 
     if validation is None:
         (x, y), validation = split_validation(x, y, validation_split)
@@ -120,7 +122,7 @@ def fit_data(
 
 def _options():
     """tf.data options of the training pipeline."""
-    import tensorflow as tf
+    tf = load_tensorflow()
 
     options = tf.data.Options()
     # As Keras does for arrays: tf.data's default graph rewrites cost more than they

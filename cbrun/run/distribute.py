@@ -8,6 +8,7 @@ trains on the same number of images per step on one device or on eight.
 from __future__ import annotations
 
 from cbrun.errors import UsageError
+from cbrun.tensorflow_loader import load_tensorflow
 
 
 def make_strategy(spec, batch_size: int, announce):
@@ -16,7 +17,7 @@ def make_strategy(spec, batch_size: int, announce):
     Must run right after TensorFlow is imported, before any operation: logical
     devices can only be configured before TensorFlow initialises its devices.
     """
-    import tensorflow as tf
+    tf = load_tensorflow()
 
     if spec.logical_devices:
         cpus = tf.config.list_physical_devices("CPU")

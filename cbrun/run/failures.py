@@ -15,6 +15,7 @@ import traceback
 from cbrun.build.plugin_failures import explain_plugin_failure, plugin_source_files
 from cbrun.errors import CbrunError, PluginFailed, TrainingFailed, TrainingRefused
 from cbrun.output.logsink import LogSink
+from cbrun.tensorflow_loader import load_tensorflow
 
 
 def training_failure(
@@ -25,7 +26,7 @@ def training_failure(
     TensorFlow refusing a run that has not finished one epoch is the config's or the
     data's mistake: `TrainingRefused` (exit 2; the caller removes the run folder).
     """
-    import tensorflow as tf
+    tf = load_tensorflow()
 
     plugin = explain_plugin_failure(exc, plugin_source_files(type(cb) for cb in callbacks))
     if plugin is None and not isinstance(exc, tf.errors.OpError):

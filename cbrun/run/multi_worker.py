@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cbrun.errors import CbrunError, UsageError
+from cbrun.tensorflow_loader import load_keras, load_tensorflow
 
 WRITTEN_FOR_KERAS = ("3.15",)
 CHILD_ENV = "CBRUN_MULTI_WORKER_READY_FD"
@@ -81,7 +82,7 @@ def cluster_from_env() -> Cluster:
 
 def check_keras() -> None:
     """Refuse a Keras this adaptation was not written for."""
-    import keras
+    keras = load_keras()
 
     if not keras.__version__.startswith(WRITTEN_FOR_KERAS):
         raise CbrunError(
@@ -91,7 +92,7 @@ def check_keras() -> None:
 
 
 def _local_value(strategy, value):
-    import tensorflow as tf
+    tf = load_tensorflow()
 
     if isinstance(value, tf.distribute.DistributedValues):
         return strategy.experimental_local_results(value)[0]
@@ -100,7 +101,7 @@ def _local_value(strategy, value):
 
 def adapt(model, strategy) -> None:
     """Apply both adaptations (see the module docstring) for this model."""
-    import keras
+    keras = load_keras()
     from keras.src.backend.tensorflow import trainer as tf_trainer
 
     check_keras()

@@ -12,12 +12,13 @@ from __future__ import annotations
 import math
 import time
 
-import keras
-
 from cbrun.build import callback_state
 from cbrun.catalog.metrics import best_epochs
 from cbrun.errors import CbrunError
 from cbrun.run import checkpoints
+from cbrun.tensorflow_loader import load_keras
+
+keras = load_keras()
 
 
 def float32_digits(value) -> float:

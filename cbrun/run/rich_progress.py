@@ -21,13 +21,15 @@ from __future__ import annotations
 import threading
 import time
 
-import keras
 from rich.progress import BarColumn, Progress, TextColumn
 from rich.text import Text
 
 from cbrun.catalog.metrics import lower_is_better
 from cbrun.output.logsink import LogSink
 from cbrun.run.recorder import current_learning_rate
+from cbrun.tensorflow_loader import load_keras
+
+keras = load_keras()
 
 
 def format_metrics(logs: dict, skip=("learning_rate",)) -> str:

@@ -44,7 +44,12 @@ from cbrun.run.multi_worker import adapt as adapt_for_multi_worker
 from cbrun.run.multi_worker import cluster_from_env
 from cbrun.run.resume import config_text, open_unfinished, resume_spec, self_contained
 from cbrun.run.signals import StopSignals
-from cbrun.tensorflow_loader import import_tensorflow, refuse_capping_environment
+from cbrun.tensorflow_loader import (
+    import_tensorflow,
+    load_keras,
+    load_tensorflow,
+    refuse_capping_environment,
+)
 
 
 @dataclass
@@ -200,8 +205,8 @@ def _prepare(spec: RunSpec, source, sink, *, runs_dir, run_dir, verbose) -> _Tra
 def _build(spec, run, source, dataset, strategy, cluster, sink, search_paths):
     """The compiled model, its callbacks, the checkpoint it resumes from (restored into
     the model), and the steps per execution with why."""
-    import keras
-    import tensorflow as tf
+    keras = load_keras()
+    tf = load_tensorflow()
 
     keras.utils.set_random_seed(spec.seed)
     # Process-wide in TensorFlow: set it either way, so that an earlier run in this

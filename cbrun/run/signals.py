@@ -12,6 +12,8 @@ import contextlib
 import signal
 from dataclasses import dataclass
 
+from cbrun.tensorflow_loader import load_keras
+
 
 @dataclass
 class StopSignals:
@@ -49,7 +51,7 @@ class StopSignals:
         """A Keras callback for `fit`: a signal that came after the handlers were installed
         but before `fit` began would be lost, as `fit` clears `stop_training` when it
         starts; this sets it again at `on_train_begin`."""
-        import keras
+        keras = load_keras()
 
         stop = self
 

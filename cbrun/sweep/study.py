@@ -43,6 +43,7 @@ from cbrun.sweep.space import (
     suggest,
 )
 from cbrun.sweep.storage import open_study
+from cbrun.tensorflow_loader import import_tensorflow, load_keras, load_tensorflow
 
 STORAGE = "study.db"
 SWEEP = "sweep.json"
@@ -55,7 +56,7 @@ def _reporter(trial, monitor: str, pending):
     """A Keras callback: the objective to Optuna after every epoch; a pruned trial stops
     at the end of that epoch (its run folder stays a valid, stopped run). `pending` holds
     a Ctrl-C or SIGTERM that came while the trial was being set up."""
-    import keras
+    keras = load_keras()
 
     class ReportObjective(keras.callbacks.Callback):
         pruned = False
@@ -152,7 +153,6 @@ class Sweep:
 
         from cbrun.data.datasets import keeping_last_dataset
         from cbrun.run.signals import StopSignals
-        from cbrun.tensorflow_loader import import_tensorflow
 
         self.worker = worker
         todo = self.interrupted() if continue_trials is None else list(continue_trials)
@@ -160,7 +160,7 @@ class Sweep:
         if todo or self.finished() < self.target:
             import_tensorflow()  # quietly, before a trial's callback imports Keras
         if threads:
-            import tensorflow as tf
+            tf = load_tensorflow()
 
             tf.config.threading.set_intra_op_parallelism_threads(threads)
             tf.config.threading.set_inter_op_parallelism_threads(threads)

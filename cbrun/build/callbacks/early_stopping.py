@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-import keras
 import numpy as np
 
 from cbrun.output.logsink import PrintsLines
+from cbrun.tensorflow_loader import load_keras
+
+keras = load_keras()
 
 
 class EarlyStoppingAtMinLoss(PrintsLines, keras.callbacks.Callback):

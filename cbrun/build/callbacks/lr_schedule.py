@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import keras
-
 from cbrun.build.callback_state import NoTrainingState
 from cbrun.catalog.schedules import schedule_problems, table_rate
 from cbrun.output.logsink import PrintsLines
+from cbrun.tensorflow_loader import load_keras
+
+keras = load_keras()
 
 GUIDE_TABLE = ((3, 0.05), (6, 0.01), (9, 0.005), (12, 0.001))
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import datetime
 
-import keras
-
 from cbrun.build.callback_state import NoTrainingState
 from cbrun.output.logsink import PrintsLines
+from cbrun.tensorflow_loader import load_keras
+
+keras = load_keras()
 
 
 class BatchTimestamps(NoTrainingState, PrintsLines, keras.callbacks.Callback):

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import time
 
-import keras
-
 from cbrun.build.callback_state import NoTrainingState
 from cbrun.output.logsink import PrintsLines
+from cbrun.tensorflow_loader import load_keras
+
+keras = load_keras()
 
 RUN_HOOKS = tuple(
     f"on_{phase}_{edge}" for phase in ("train", "test", "predict") for edge in ("begin", "end")
