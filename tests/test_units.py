@@ -7,6 +7,7 @@ import math
 import keras
 import numpy as np
 import pytest
+from rich.console import Console
 
 from cbrun.after.inference import prediction_item
 from cbrun.after.views import digit, runs_table
@@ -124,7 +125,7 @@ def test_views():
     image[0:2, 0] = 1.0
     rows = digit(image).splitlines()
     assert len(rows) == 14 and rows[0][0] == "█" and set(rows[1]) == {" "}
-    table = runs_table(
+    table, _ = runs_table(
         "runs",
         [
             {
@@ -137,6 +138,7 @@ def test_views():
                 "seconds": 1.5,
             }
         ],
+        Console(width=120),
     )
     assert [c.header for c in table.columns][:2] == ["run", "status"]
 

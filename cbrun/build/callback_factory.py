@@ -129,5 +129,6 @@ def steps_per_execution(spec: RunSpec, callbacks: list[tuple]) -> tuple[int, str
         }
     )
     if per_batch:
-        return 1, f"{', '.join(per_batch)} needs every batch hook"
+        verb = "needs" if len(per_batch) == 1 else "need"
+        return 1, f"{', '.join(per_batch)} {verb} every batch hook"
     return AUTO_STEPS_PER_EXECUTION, "no callback needs every batch hook"

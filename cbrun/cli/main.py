@@ -289,8 +289,11 @@ def predict(run_dir, count, as_json, verbose):
     "--runs-dir", type=click.Path(path_type=Path), default=Path("runs"), help="Where runs are."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the runs as JSON.")
+@click.option(
+    "--wide", is_flag=True, help="Every column, however wide (by default: what fits the console)."
+)
 @click.argument("folder", type=click.Path(path_type=Path), required=False)
-def runs(runs_dir, as_json, folder):
+def runs(runs_dir, as_json, wide, folder):
     """One row per past run, newest first: status, epochs, metrics, duration; for a sweep
     folder (FOLDER), its trials ranked by the objective."""
     from cbrun.after import views
@@ -298,12 +301,15 @@ def runs(runs_dir, as_json, folder):
     from cbrun.cli.sweep import is_sweep, show_trials
 
     if is_sweep(folder):
-        return show_trials(folder, as_json)
+        return show_trials(folder, as_json, wide)
     rows = list_runs(folder or runs_dir)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    make_console().print(views.runs_table(folder or runs_dir, rows))
+    console = make_console()
+    table, width = views.runs_table(folder or runs_dir, rows, console, wide)
+    console.width = width
+    console.print(table)
 
 
 @cli.command()

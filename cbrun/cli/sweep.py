@@ -68,7 +68,7 @@ def is_sweep(folder) -> bool:
     return folder is not None and (Path(folder) / "sweep.json").is_file()
 
 
-def show_trials(folder: Path, as_json: bool) -> None:
+def show_trials(folder: Path, as_json: bool, wide: bool = False) -> None:
     """`cbrun runs SWEEP_DIR`: the trials ranked by the objective."""
     import json
 
@@ -79,7 +79,10 @@ def show_trials(folder: Path, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(rows, indent=2))
     else:
-        make_console().print(views.sweep_table(folder, rows))
+        console = make_console()
+        table, width = views.sweep_table(folder, rows, console, wide)
+        console.width = width
+        console.print(table)
 
 
 def plot_trials(folder: Path, output) -> None:

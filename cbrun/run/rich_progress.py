@@ -201,24 +201,26 @@ class RunLogger(keras.callbacks.Callback):
                 "not recorded"
             )
             return
-        self.sink.line(self._epoch_text(epoch, seconds, logs), always=self.epoch_lines_always)
+        self.sink.fields(self._epoch_fields(epoch, seconds, logs), always=self.epoch_lines_always)
         self._previous = logs
 
-    def _epoch_text(self, epoch, seconds, logs) -> Text:
-        text = Text(f"epoch {epoch + 1}/{self.epochs}  {seconds:.2f}s")
+    def _epoch_fields(self, epoch, seconds, logs) -> list[Text]:
+        """`epoch 3/10`, `1.20s`, then each metric with its change (green when better,
+        red when worse), then the learning rate: the fields of one epoch row."""
+        fields = [Text(f"epoch {epoch + 1}/{self.epochs}"), Text(f"{seconds:.2f}s")]
         for key, value in logs.items():
             if key == "learning_rate":
                 continue
-            text.append(f"  {key} {_number(value)}")
+            field = Text(f"{key} {_number(value)}")
             before = self._previous.get(key)
-            if before is None or not isinstance(value, (int, float)):
-                continue
-            change = value - before
-            better = (change < 0) == lower_is_better(key)
-            style = "green" if change and better else ("red" if change else "")
-            text.append(f" ({change:+.4f})", style=style)
-        text.append(f"  lr {_number(logs['learning_rate'])}")
-        return text
+            if before is not None and isinstance(value, (int, float)):
+                change = value - before
+                better = (change < 0) == lower_is_better(key)
+                style = "green" if change and better else ("red" if change else "")
+                field.append(f" ({change:+.4f})", style=style)
+            fields.append(field)
+        fields.append(Text(f"lr {_number(logs['learning_rate'])}"))
+        return fields
 
     def on_train_end(self, logs=None):
         self._stop_pass()

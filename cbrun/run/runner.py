@@ -125,23 +125,24 @@ def train(
     if source is not None:
         spec = resume_spec(source, spec)
     spec = self_contained(spec, allow_plugins, search_paths)
-    training = _prepare(spec, source, sink, runs_dir=runs_dir, run_dir=run_dir, verbose=verbose)
-    training.log_every = log_every
-    training.extra = list(extra_callbacks)
-    if trace_batches is not None:
-        from cbrun.build.callbacks.tracing import HookTracer
+    with sink.capturing_output():  # a plugin's print() reaches train.log too
+        training = _prepare(spec, source, sink, runs_dir=runs_dir, run_dir=run_dir, verbose=verbose)
+        training.log_every = log_every
+        training.extra = list(extra_callbacks)
+        if trace_batches is not None:
+            from cbrun.build.callbacks.tracing import HookTracer
 
-        training.tracer = HookTracer(batches=trace_batches)
-    try:
-        return _fit_and_finish(training)
-    except TrainingRefused:
-        if source is None:
-            shutil.rmtree(training.run.path, ignore_errors=True)  # a mistake leaves nothing
-        raise
-    finally:
-        sink.close()
-        if not training.chief:
-            shutil.rmtree(training.run.path.parent, ignore_errors=True)
+            training.tracer = HookTracer(batches=trace_batches)
+        try:
+            return _fit_and_finish(training)
+        except TrainingRefused:
+            if source is None:
+                shutil.rmtree(training.run.path, ignore_errors=True)  # a mistake: nothing left
+            raise
+        finally:
+            sink.close()
+            if not training.chief:
+                shutil.rmtree(training.run.path.parent, ignore_errors=True)
 
 
 def _prepare(spec: RunSpec, source, sink, *, runs_dir, run_dir, verbose) -> _Training:

@@ -51,7 +51,9 @@ def test_each_callback_is_listed_and_described(name, cli):
     for argument in described["arguments"]:
         assert {"name", "type", "default", "required"} <= set(argument)
     text = cli("list-callbacks", name)
-    assert text.exit_code == 0 and f"- name: {name}" in text.stdout  # the YAML snippet
+    assert text.exit_code == 0
+    # The YAML snippet, for what a config can use (issue 23: none for the refused ones).
+    assert (f"- name: {name}" in text.stdout) == (described["available"] is True)
 
 
 def test_the_listing_holds_what_each_description_says(cli):

@@ -230,3 +230,35 @@ def test_the_runner_called_directly_returns_what_it_wrote(tiny_config, tmp_path)
     assert (result.status, result.exit_code) == (RunStatus.COMPLETED, 0)
     written = json.loads((result.run_dir / "summary.json").read_text())
     assert written["epochs_run"] == result.summary.epochs_run == 3
+
+
+NOISY = """
+import warnings
+
+import keras
+
+
+class Noisy(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        print(f"noisy says epoch {epoch + 1}")
+        if epoch == 0:
+            with warnings.catch_warnings():  # the suite turns warnings into errors
+                warnings.simplefilter("always")
+                warnings.warn("noisy is noisy", UserWarning, stacklevel=1)
+"""
+
+
+def test_a_plugins_print_and_warning_reach_the_console_and_train_log(tiny_config, train, tmp_path):
+    (tmp_path / "noisy.py").write_text(NOISY)
+    config = tiny_config("plugins: [noisy]\ncallbacks: [{name: 'noisy:Noisy'}]\n")
+    result, run = train(config)
+    assert result.exit_code == 0, result.output
+    log = (run / "train.log").read_text()
+    said = ("noisy says epoch 1", "noisy says epoch 3", "warning: UserWarning: noisy is noisy")
+    for text in said:
+        assert result.stdout.count(text) == 1, result.stdout
+        assert log.count(text) == 1, log
+    # The sink's own lines are not logged twice by the capture.
+    assert log.count("epoch 2/3  ") == 1
+    # The summary table the console showed is in the log as well.
+    assert "best loss" in log and "best loss" in result.stdout
