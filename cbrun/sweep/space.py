@@ -26,6 +26,11 @@ def overrides_for(params: dict) -> list[str]:
     ]
 
 
+def space_summary(space: dict) -> dict:
+    """`{key: {kind: values}}`: the space as sweep.json keeps it (what plots read)."""
+    return {key: {d.kind: getattr(d, d.kind)} for key, d in space.items()}
+
+
 def _samples(dimension) -> list:
     """The values a dimension is checked with before any trial: every choice, the bounds."""
     return list(getattr(dimension, dimension.kind))

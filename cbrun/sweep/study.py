@@ -1,18 +1,16 @@
 """`cbrun sweep`: a hyperparameter search over one config, on Optuna.
 
-The config's `sweep:` section names the objective, the sampler, the pruner and
-the space (config paths, each a `choice`, `uniform`, `log_uniform` or `int`
-range); every sampled value is applied as a `--set` would be and validated the
-same way, before TensorFlow loads. Each trial is a complete cbrun run folder in
-`SWEEP_DIR/trials/`; the study lives in Optuna's RDB storage (a SQLite file in
-the sweep folder by default), so a killed sweep resumes: finished trials stay
-finished, the interrupted one continues from its checkpoint (cbrun's exact
-resume), and the sweep ends with exactly the asked number of finished trials.
+The `sweep:` section names the objective, sampler, pruner and space (config paths,
+each a `choice`, `uniform`, `log_uniform` or `int` range); each sampled value is
+applied and validated as a `--set` would be, before TensorFlow loads. Each trial is
+a cbrun run folder in `SWEEP_DIR/trials/`; the study lives in Optuna's RDB storage
+(SQLite in the sweep folder by default), so a killed sweep resumes: finished trials
+stay, the interrupted one continues from its checkpoint, to exactly the asked count.
 
 ```
 runs/<name>-sweep-<YYYYmmdd-HHMMSS>/
   study.db     the Optuna study (SQLite)
-  sweep.json   the study, the best trial (params, objective, run folder), every trial
+  sweep.json   the study, its space, the best trial (params, objective, run), every trial
   best.yaml    the best trial's resolved config, ready for `cbrun train`
   trials/trial-0000/ ...
 ```
@@ -40,6 +38,7 @@ from cbrun.sweep.space import (
     grid_points,
     make_sampler,
     overrides_for,
+    space_summary,
     suggest,
 )
 from cbrun.sweep.storage import open_study
@@ -346,6 +345,7 @@ class Sweep:
                 "study": self.name,
                 "storage": self.storage,
                 "objective": self.spec.sweep.objective.model_dump(),
+                "space": space_summary(self.spec.sweep.space),
                 "trials_asked": self.target,
                 "best": best,
                 "trials": trials,

@@ -104,3 +104,19 @@ def test_workers_divide_the_cores_between_them():
     assert default_jobs(1000) == cores()
     assert threads_per_job(1) == cores()
     assert threads_per_job(cores() * 2) == 1
+
+
+def test_the_space_as_sweep_json_keeps_it():
+    from cbrun.config.spec import Dimension
+    from cbrun.sweep.space import space_summary
+
+    space = {
+        "model.args.units": Dimension(choice=[[64], [32]]),
+        "compile.optimizer.args.learning_rate": Dimension(log_uniform=[1e-4, 1e-2]),
+        "fit.batch_size": Dimension(**{"int": [16, 64]}),
+    }
+    assert space_summary(space) == {
+        "model.args.units": {"choice": [[64], [32]]},
+        "compile.optimizer.args.learning_rate": {"log_uniform": [1e-4, 1e-2]},
+        "fit.batch_size": {"integer": [16, 64]},
+    }
