@@ -30,7 +30,7 @@ def test_two_calls_in_one_process_match_the_command_line(tmp_path):
     assert _csv(first.run_dir) == _csv(second.run_dir) == _csv(tmp_path / "cli")
 
     assert (first.status, first.exit_code) == ("completed", 0)
-    assert [row["epoch"] for row in first.history] == [0, 1, 2]
+    assert [row["epoch"] for row in first.history] == [1, 2, 3]
     assert set(first.evaluate) == {"loss", "mae"} and first.summary.epochs_run == 3
     model = first.load_model()
     assert model.output.shape == (None, 1)

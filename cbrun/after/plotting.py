@@ -90,7 +90,7 @@ def runs_figure(folders: list[Path]):
     drawn: dict[str, list] = {metric: [] for metric in panels}
     for index, (name, rows) in enumerate(histories.items()):
         colour = colours[index % len(colours)]
-        epochs = [row["epoch"] + 1 for row in rows]
+        epochs = [row["epoch"] for row in rows]  # from 1, as history.csv counts
         for axis, metric in zip(axes[0], panels, strict=True):
             for key, style, label in (
                 (metric, "-", name),

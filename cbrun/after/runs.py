@@ -25,7 +25,8 @@ def _alive(pid) -> bool:
 
 
 def read_history(folder: Path) -> list[dict]:
-    """history.csv as rows of floats (the epoch as an int)."""
+    """history.csv as rows of floats, the epoch an int counted from 1 as the console
+    does (an older run folder's file counted from 0: it is read as counting from 1)."""
     path = folder / HISTORY
     if not path.is_file():
         return []
@@ -35,6 +36,8 @@ def read_history(folder: Path) -> list[dict]:
             rows.append(
                 {k: (int(v) if k == "epoch" else float(v)) for k, v in row.items() if v != ""}
             )
+    if rows and rows[0].get("epoch") == 0:
+        rows = [{**row, "epoch": row["epoch"] + 1} for row in rows]
     return rows
 
 

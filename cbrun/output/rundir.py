@@ -117,7 +117,10 @@ def atomic_write_json(target: Path, data) -> None:
 
 
 def history_csv(rows: list[dict]) -> str:
-    """One row per epoch: epoch, learning_rate, then every train and val_ metric."""
+    """One row per epoch: epoch, learning_rate, then every train and val_ metric.
+
+    The epoch as the console counts it, 1 for the first (Keras counts from 0 inside;
+    the run's rows in memory keep Keras's count)."""
     keys: list[str] = []
     for row in rows:
         keys += [k for k in row if k not in keys]
@@ -130,7 +133,7 @@ def history_csv(rows: list[dict]) -> str:
     writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: row.get(k, "") for k in columns})
+        writer.writerow({**{k: row.get(k, "") for k in columns}, "epoch": row["epoch"] + 1})
     return out.getvalue()
 
 

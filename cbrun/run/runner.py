@@ -1,12 +1,11 @@
 """Train from a validated `RunSpec`: prepare, fit, finish. No click here.
 
-The order matters: every check that needs no TensorFlow (the environment,
-plugins allowed and their source, data readable) runs before the run
-directory exists, so a mistake leaves nothing behind; TensorFlow loads only
-after that. Where the rest lives: `callback_factory` (callbacks, steps per
-execution), `recorder` (the run's state, checkpoints), `resume` (the rules of
-`--resume`), `signals` (Ctrl-C), `failures` (one-line errors), `summary`
-(`summary.json` and the exit codes), `inference` (evaluate, predict).
+Every check that needs no TensorFlow (the environment, plugins allowed and their
+source, data readable) runs before the run directory exists, so a mistake leaves
+nothing behind; TensorFlow loads only after that. Elsewhere: `callback_factory`
+(callbacks, steps per execution), `recorder` (state, checkpoints), `decisions` (who
+stopped the run or changed the learning rate), `resume` (`--resume`), `signals`
+(Ctrl-C), `failures` (one-line errors), `summary` (`summary.json`, exit codes).
 """
 
 from __future__ import annotations
@@ -295,6 +294,7 @@ def _fit_and_finish(training: _Training) -> TrainResult:
 def _run_phases(training: _Training, recorder, logger, stop) -> tuple[RunStatus, dict | None]:
     """fit, then (if the run finished) evaluate, predict when traced, and the model saved."""
     from cbrun.data.feeding import fit_data
+    from cbrun.run.decisions import Decisions
 
     spec, model, dataset, run = training.spec, training.model, training.dataset, training.run
     phase = {name: [cb for cb, ph in training.callbacks if name in ph] for name in _PHASES}
@@ -312,6 +312,7 @@ def _run_phases(training: _Training, recorder, logger, stop) -> tuple[RunStatus,
         validation=None if dataset.x_val is None else (dataset.x_val, dataset.y_val),
     )
     if training.first_epoch < spec.fit.epochs:
+        decisions = Decisions(training.sink)
         model.fit(
             data.train,
             epochs=spec.fit.epochs,
@@ -325,10 +326,11 @@ def _run_phases(training: _Training, recorder, logger, stop) -> tuple[RunStatus,
                 data.callback,
                 stop.fit_callback(),
                 *traced,
-                *phase["fit"],
+                *decisions.around(phase["fit"]),  # who stopped the run, who changed lr
                 *training.extra,
                 recorder,
                 logger,
+                decisions.teller(),
             ],
         )
     status = _fit_status(training, recorder, stop)

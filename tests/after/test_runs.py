@@ -31,10 +31,16 @@ def test_read_history_types_the_columns(tmp_path):
     run = _run(
         tmp_path / "a", history="epoch,learning_rate,loss,val_loss\n0,0.1,1.5,\n1,0.1,0.5,0.7\n"
     )
-    assert read_history(run) == [
-        {"epoch": 0, "learning_rate": 0.1, "loss": 1.5},
-        {"epoch": 1, "learning_rate": 0.1, "loss": 0.5, "val_loss": 0.7},
+    expected = [
+        {"epoch": 1, "learning_rate": 0.1, "loss": 1.5},
+        {"epoch": 2, "learning_rate": 0.1, "loss": 0.5, "val_loss": 0.7},
     ]
+    # An older run folder counted from 0; read, it counts from 1 like a new one.
+    assert read_history(run) == expected
+    (run / "history.csv").write_text(
+        "epoch,learning_rate,loss,val_loss\n1,0.1,1.5,\n2,0.1,0.5,0.7\n"
+    )
+    assert read_history(run) == expected
 
 
 def test_a_row_has_the_best_value_of_each_metric(tmp_path):

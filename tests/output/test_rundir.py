@@ -56,8 +56,8 @@ def test_history_csv_orders_columns_and_leaves_missing_values_empty():
     ]
     assert history_csv(rows).splitlines() == [
         "epoch,learning_rate,loss,mae,val_loss",
-        "0,0.1,1.0,0.5,1.5",
-        "1,0.05,0.5,0.4,",
+        "1,0.1,1.0,0.5,1.5",  # the epoch as the console counts it
+        "2,0.05,0.5,0.4,",
     ]
 
 

@@ -100,7 +100,7 @@ def _assert_same_as(baseline: Path, run: Path):
     for got, want in zip(weights + optimizer, base_weights + base_optimizer, strict=True):
         assert np.array_equal(got, want)
     rows, base_rows = _history(run), _history(baseline)
-    assert [r["epoch"] for r in rows] == [str(e) for e in range(6)]  # none missing or repeated
+    assert [r["epoch"] for r in rows] == [str(e) for e in range(1, 7)]  # none missing or repeated
     for row, base in zip(rows, base_rows, strict=True):
         assert row == base  # every metric and the learning rate, epoch by epoch
     # The user's own CSVLogger (append: false) is appended to on resume, not truncated.

@@ -36,7 +36,7 @@ def test_train_writes_the_whole_run_directory(tiny_config, train):
     assert set(summary["versions"]) == {"cbrun", "tensorflow", "keras", "python"}
     assert len(summary["seconds"]["epochs"]) == 3
     rows = _history(run)
-    assert [r["epoch"] for r in rows] == ["0", "1", "2"]
+    assert [r["epoch"] for r in rows] == ["1", "2", "3"]  # as the console counts
     assert list(rows[0]) == ["epoch", "learning_rate", "loss", "mae"]
     assert float(rows[-1]["loss"]) == pytest.approx(summary["train"]["loss"])
     log = (run / "train.log").read_text()

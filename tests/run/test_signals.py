@@ -74,7 +74,7 @@ def test_a_second_ctrl_c_stops_at_once_and_the_run_still_resumes(tiny_config, tm
     summary = json.loads((run / "summary.json").read_text())
     assert summary["status"] == "completed" and summary["epochs_run"] == 3
     with open(run / "history.csv") as f:
-        assert [row.split(",")[0] for row in f.read().splitlines()[1:]] == ["0", "1", "2"]
+        assert [row.split(",")[0] for row in f.read().splitlines()[1:]] == ["1", "2", "3"]
 
 
 def test_a_second_signal_while_the_summary_is_written_waits_for_it():

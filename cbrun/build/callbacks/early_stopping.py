@@ -31,6 +31,8 @@ class EarlyStoppingAtMinLoss(PrintsLines, keras.callbacks.Callback):
     ```
     """
 
+    says_its_decisions = True  # prints its own line; cbrun.run.decisions stays quiet
+
     def __init__(self, patience=0, monitor="loss"):
         super().__init__()
         if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:

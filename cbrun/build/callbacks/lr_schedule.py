@@ -33,6 +33,8 @@ class ScheduledLearningRate(NoTrainingState, PrintsLines, keras.callbacks.Callba
     ```
     """
 
+    says_its_decisions = True  # prints its own line; cbrun.run.decisions stays quiet
+
     def __init__(self, table=GUIDE_TABLE):
         super().__init__()
         table = [list(row) for row in table]
