@@ -50,4 +50,5 @@ class ScheduledLearningRate(NoTrainingState, PrintsLines, keras.callbacks.Callba
         current = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
         scheduled = table_rate(self.table, epoch, current)
         optimizer.learning_rate = scheduled
-        self.say(f"Epoch {epoch:05d}: Learning rate is {scheduled:6.4f}.")
+        # Numbered from 1, as every cbrun line is (the guide printed Keras's index).
+        self.say(f"Epoch {epoch + 1:05d}: Learning rate is {scheduled:6.4f}.")

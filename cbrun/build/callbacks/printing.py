@@ -68,7 +68,8 @@ class LossAndErrorPrinting(NoTrainingState, PrintsLines, keras.callbacks.Callbac
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
-        text = f"The average loss for epoch {epoch} is {logs.get('loss', float('nan')):7.2f}"
+        # Numbered from 1, as every cbrun line is (the guide printed Keras's index).
+        text = f"The average loss for epoch {epoch + 1} is {logs.get('loss', float('nan')):7.2f}"
         if "mae" in logs:
             text += f" and mean absolute error is {logs['mae']:7.2f}"
         others = [k for k in logs if k not in ("loss", "mae", "learning_rate")]

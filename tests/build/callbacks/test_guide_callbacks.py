@@ -127,7 +127,7 @@ def test_lr_schedule_config_follows_the_guide_table(cli, tmp_path):
         rates = [float(r["learning_rate"]) for r in csv.DictReader(f)]
     assert rates == [0.1] * 3 + [0.05] * 3 + [0.01] * 3 + [0.005] * 3 + [0.001] * 3
     log = (run / "train.log").read_text()
-    assert "Epoch 00003: Learning rate is 0.0500." in log
+    assert "Epoch 00004: Learning rate is 0.0500." in log  # the 4th epoch, counted from 1
     # The optimizer really used the last rate: the saved model's optimizer holds it.
     model = keras.models.load_model(run / "model.keras")
     assert float(model.optimizer.learning_rate.numpy()) == pytest.approx(0.001)

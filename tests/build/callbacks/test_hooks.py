@@ -25,7 +25,8 @@ def test_scheduled_rate_follows_the_table_and_keeps_the_rate_before_its_first_ro
         callback.on_epoch_begin(epoch)
         rates.append(round(float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)), 4))
     assert rates == [0.1, 0.1, 0.05, 0.05, 0.01, 0.01]
-    assert "Epoch 00002: Learning rate is 0.0500." in capsys.readouterr().out
+    # Epoch index 2 is the third epoch, as the console counts.
+    assert "Epoch 00003: Learning rate is 0.0500." in capsys.readouterr().out
 
 
 def test_a_table_with_falling_epochs_is_refused_with_what_was_received():
