@@ -67,3 +67,17 @@ def test_a_schedule_in_the_optimizer_is_no_callbacks_decision(tiny_config, train
     assert "the learning rate from" not in log
     # cbrun's own EarlyStoppingAtMinLoss says its decision itself; nothing is said twice.
     assert "stopped the run" not in log
+
+
+def test_stop_reason_reads_what_keras_early_stopping_keeps():
+    from types import SimpleNamespace
+
+    from cbrun.run.decisions import stop_reason
+
+    keras_like = SimpleNamespace(
+        monitor="val_loss", best=0.07123, best_epoch=3, min_delta=-0.01, wait=3
+    )
+    assert stop_reason(keras_like) == (
+        ": val_loss did not improve by more than 0.01 for 3 epochs (best 0.07123 at epoch 4)"
+    )
+    assert stop_reason(SimpleNamespace()) == ""  # a callback that keeps none of it
