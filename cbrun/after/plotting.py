@@ -100,7 +100,11 @@ def runs_figure(folders: list[Path]):
                     continue
                 values = [row.get(key) for row in rows]
                 if any(v is not None for v in values):
-                    axis.plot(epochs, values, color=colour, linestyle=style, label=label)
+                    # A one-epoch run is a point: a line of one point would not show.
+                    marker = "o" if len(epochs) == 1 else None
+                    axis.plot(
+                        epochs, values, color=colour, linestyle=style, marker=marker, label=label
+                    )
                     drawn[metric].extend(values)
     for axis, metric in zip(axes[0], panels, strict=True):
         _whole_number_ticks(axis)

@@ -144,3 +144,11 @@ def test_a_sweep_keeps_the_configured_choice_order_and_reads_its_log_axis(tmp_pa
     labels = _visible_labels(rate_axis.xaxis, figure)
     assert 2 <= len(labels) <= 5 and not _overlapping(labels)
     assert figure._suptitle.get_text() == "sweep mlp"
+
+
+def test_a_one_epoch_run_is_drawn_as_a_point(tmp_path):
+    from cbrun.after.plotting import runs_figure
+
+    figure = runs_figure([_history(tmp_path / "one", "epoch,learning_rate,loss\n1,0.1,2.0\n")])
+    (line,) = figure.axes[0].get_lines()
+    assert line.get_marker() == "o" and list(line.get_xdata()) == [1]
