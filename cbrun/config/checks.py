@@ -274,11 +274,30 @@ def _distribute(spec) -> list[Found]:
     return []
 
 
-def named_problems(spec) -> list[Found]:
-    """Problems of everything the (schema-valid) config names, and of its cross-field rules."""
+# Each check of what a config names, with the sections it reads: a section that failed
+# the schema skips only the checks that read it.
+_CHECKS = (
+    (_data, {"data"}),
+    (_distribute, {"fit", "distribute"}),
+    (_model, {"model"}),
+    (_optimizer, {"compile"}),
+    (_loss_and_metrics, {"compile"}),
+    (_callbacks, {"callbacks"}),
+)
+
+
+def named_problems(spec, broken: frozenset = frozenset()) -> list[Found]:
+    """Problems of everything the config names, and of its cross-field rules, in one pass.
+
+    `broken` holds the top-level sections that failed the schema (the spec has none of
+    them): a check or rule that reads one is skipped, every other one runs. A cross-field
+    rule also skips what a problem found here already names (a callback unknown, a
+    loss misspelled), so one mistake is said once."""
     from cbrun.config.rules import cross_field_problems
 
     found = []
-    for check in (_data, _distribute, _model, _optimizer, _loss_and_metrics, _callbacks):
-        found += check(spec)
-    return found + (cross_field_problems(spec) if not found else [])
+    for check, needs in _CHECKS:
+        if not needs & broken:
+            found += check(spec)
+    named = {path[:2] for path, _, _ in found} | {path[:1] for path, _, _ in found}
+    return found + cross_field_problems(spec, broken, named)

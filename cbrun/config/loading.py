@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from cbrun.catalog.callbacks import callback_registry
 from cbrun.catalog.registry import Registry
@@ -63,26 +63,45 @@ def _not_a_mapping(doc: Document) -> Problem | None:
     return None
 
 
+def _sound_sections(data: dict, error: ValidationError) -> tuple[RunSpec | None, frozenset]:
+    """The spec of the sections that passed the schema, and the names of those that
+    failed (or are missing): so that the checks of the sound ones still run."""
+    broken = frozenset(str(e["loc"][0]) if e["loc"] else "" for e in error.errors())
+    if "" in broken:
+        return None, broken
+    values = {}
+    for name, field in RunSpec.model_fields.items():
+        if name in broken or name not in data:
+            continue
+        try:
+            values[name] = TypeAdapter(field.annotation).validate_python(data[name])
+        except ValidationError:
+            broken |= {name}
+    return RunSpec.model_construct(**values), broken
+
+
 def validate(doc: Document, *, default_name: str = "run") -> RunSpec:
     """Validate a loaded document into a `RunSpec`; raise `ConfigError` listing every problem.
 
-    The sections' schema first; once it holds, everything the config names and the
-    rules between fields (`config_checks.py`), each problem at its file position.
+    One pass: the sections' schema, everything the config names and the rules between
+    fields (`checks.py`, `rules.py`), each problem at its file position. A section that
+    fails the schema skips only the checks that read it.
     """
     problem = _not_a_mapping(doc)
     if problem is not None:
         raise ConfigError([problem])
+    problems = []
     try:
-        spec = RunSpec.model_validate(doc.data)
+        spec, broken = RunSpec.model_validate(doc.data), frozenset()
     except ValidationError as error:
         problems = [pydantic_problem(doc, e, RunSpec) for e in error.errors()]
-        raise ConfigError(_sorted_capped(problems)) from None
-    found = named_problems(spec)
-    if found:
-        problems = [
+        spec, broken = _sound_sections(doc.data, error)
+    if spec is not None:
+        problems += [
             Problem(doc.where(path, key=key), format_path(path), message)
-            for path, message, key in found
+            for path, message, key in named_problems(spec, broken)
         ]
+    if problems:
         raise ConfigError(_sorted_capped(problems))
     if spec.name is None:
         spec = spec.model_copy(update={"name": default_name})

@@ -198,12 +198,26 @@ def _rate_setters(spec) -> list:
     ]
 
 
-def cross_field_problems(spec) -> list:
+def cross_field_problems(spec, broken=frozenset(), named=frozenset()) -> list:
+    """The rules between fields. `broken`: sections that failed the schema; `named`: the
+    paths (first one or two keys) where a problem was already found. A rule runs only
+    when everything it reads is sound."""
+    if broken & {"data", "compile"}:
+        return []  # what the run logs is unknown: no rule can be judged
     keys = logged_keys(spec)
-    found = _loss(spec) + _rate_setters(spec)
+    found = []
+    if not broken & {"model"} and not named & {("model",), ("compile", "loss")}:
+        found += _loss(spec)
+    if "callbacks" in broken:
+        return found
+    if ("compile", "optimizer") not in named:
+        found += _rate_setters(spec)
     for index, item in enumerate(spec.callbacks):
+        if ("callbacks", index) in named:
+            continue
         # Every callback that takes a `monitor` (or a checkpoint `filepath`), by its signature.
-        if _argument(item.name, "monitor") is not None:
+        # A monitor is judged against the metrics: not while one of them is unknown.
+        if _argument(item.name, "monitor") is not None and ("compile", "metrics") not in named:
             found += _monitor(("callbacks", index), item, keys)
         if _argument(item.name, "filepath") is not None:
             found += _filepath(("callbacks", index), item, keys)

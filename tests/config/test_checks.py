@@ -730,3 +730,57 @@ def test_named_problems_of_a_schema_valid_spec():
     assert named_problems(spec) == [
         (("model", "name"), "unknown model 'mpl' (did you mean 'mlp'?)", False)
     ]
+
+
+SIX_MISTAKES = """\
+name: six
+data: {dataset: mnist, source: bundled, validation_split: 0.1}
+model: {name: mlp, args: {unitz: [32]}}
+compile:
+  optimizer: {name: adam, args: {lr: 0.01}}
+  loss: sparse_categorical_crossentropy
+  metrics: [accuracy]
+fit: {batch_size: 32, epoch: 3}
+callbacks:
+  - {name: EarlyStopping, args: {patiance: 2}}
+  - {name: ModelCheckpoint, args: {filepath: best.h5}}
+  - {name: ReduceLROnPlateau, args: {monitor: val_acc}}
+logging: {every: 0}
+"""
+
+
+def test_every_problem_of_a_file_in_one_pass(write_config):
+    """Schema keys, Keras-level names and arguments, and cross-field rules at once."""
+    path = write_config(SIX_MISTAKES)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    lines = str(caught.value).replace(str(path), "F").splitlines()
+    assert [line.split(": ")[0] for line in lines] == [
+        "F:3:27",  # model.args.unitz (a Keras-level argument)
+        "F:5:34",  # compile.optimizer.args.lr (removed in Keras 3)
+        "F:8:23",  # fit.epoch (the schema)
+        "F:10:34",  # callbacks[0].args.patiance
+        "F:11:46",  # callbacks[1].args.filepath .h5 (a cross-field rule)
+        "F:12:47",  # callbacks[2] monitors val_acc (a cross-field rule)
+        "F:13:18",  # logging.every (the schema)
+    ]
+    assert "fit.epoch: unknown key (did you mean 'epochs'?)" in lines[2]
+    assert "'best.h5' must end in .keras" in lines[4]
+    assert "monitors 'val_acc', which the run never logs" in lines[5]
+
+
+def test_a_broken_section_skips_only_the_checks_that_read_it(write_config):
+    path = write_config(
+        "model: {name: mlp, args: {unitz: [32]}}\n"
+        "compile: 5\n"
+        "fit: {epochs: 1}\n"
+        "callbacks: [{name: EarlyStopping, args: {patiance: 2}}]\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    text = str(caught.value)
+    assert "compile: expected a mapping, got 5" in text
+    assert "model.args.unitz: unknown argument of mlp" in text
+    assert "callbacks[0].args.patiance: unknown argument of EarlyStopping" in text
+    # The monitor rule reads compile (what the run logs): skipped, not guessed.
+    assert "monitors" not in text
