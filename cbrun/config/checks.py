@@ -22,6 +22,7 @@ from cbrun.catalog.models import OPTIMIZERS, installed_builders, model_names
 from cbrun.catalog.registry import did_you_mean, is_plugin
 from cbrun.catalog.schedules import schedule_problems
 from cbrun.config import arguments
+from cbrun.config.paths import suggest_path
 from cbrun.config.yaml_loader import Document, describe_value, format_path
 from cbrun.errors import Problem
 
@@ -76,9 +77,14 @@ def pydantic_problem(doc: Document, error: dict, root: type[BaseModel]) -> Probl
     path = format_path(loc)
     kind, value, ctx = error["type"], error.get("input"), error.get("ctx", {})
     if kind == "extra_forbidden":
-        model = _model_at(root, loc)
-        hint = did_you_mean(str(loc[-1]), model.model_fields) if model else ""
-        return Problem(doc.where(loc, key=True), path, f"unknown key{hint}")
+        where = doc.where(loc, key=True)
+        if where.startswith("--set "):
+            # Typed on the command line, maybe as part of the path: suggest the whole one.
+            hint = suggest_path(where.removeprefix("--set ").partition("=")[0])
+        else:
+            model = _model_at(root, loc)
+            hint = did_you_mean(str(loc[-1]), model.model_fields) if model else ""
+        return Problem(where, path, f"unknown key{hint}")
     where = doc.where(loc)
     if kind == "missing":
         parent = format_path(loc[:-1])

@@ -60,6 +60,9 @@ def apply_override(doc: Document, raw: str) -> None:
             key = str(part) if isinstance(part, int) else part
             if node.get(key) is None:
                 node[key] = {}
+                # A key the file did not have: a problem with it is the override's.
+                made = tuple(parts[: depth + 1])
+                doc.marks[made] = doc.key_marks[made] = where
             node = node[key]
         else:
             raise ConfigError(

@@ -623,7 +623,7 @@ def test_corrupted_npz_is_a_usage_error_before_any_run(tmp_path, cli, tiny_confi
             "fit.epochs=abc",
             "--set fit.epochs=abc: fit.epochs: expected an integer, got 'abc' (a string)",
         ),
-        ("fit.epochz=3", "--set fit.epochz=3: fit.epochz: unknown key (did you mean 'epochs'?)"),
+        ("fit.epochz=3", "--set fit.epochz=3: fit.epochz: unknown key (did you mean fit.epochs?)"),
         (
             "callbacks.5.args.patience=2",
             "--set callbacks.5.args.patience=2: callbacks[5]: no item 5 (the list has 2)",
