@@ -16,6 +16,7 @@ from pathlib import Path
 import click
 
 from cbrun import __version__
+from cbrun.catalog.limits import MAX_PREDICT, MAX_STEPS
 from cbrun.cli import sweep as sweep_commands
 from cbrun.cli.options import (
     allow_plugin_option,
@@ -73,7 +74,7 @@ def cli():
 @allow_plugin_option
 @click.option(
     "--log-every",
-    type=click.IntRange(min=1),
+    type=click.IntRange(min=1, max=MAX_STEPS),
     metavar="N",
     help="A batch line every N steps (default: about every logging.seconds).",
 )
@@ -260,7 +261,7 @@ def evaluate(target, model, overrides, as_json, allow_plugins, verbose):
 @click.option(
     "--count",
     "-n",
-    type=click.IntRange(min=1),
+    type=click.IntRange(min=1, max=MAX_PREDICT),
     default=8,
     show_default=True,
     help="How many test images to predict.",

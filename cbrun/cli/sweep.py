@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from cbrun.catalog.limits import MAX_JOBS, MAX_TRIALS
 from cbrun.cli.options import make_console, make_sink, set_option, verbose_option
 
 
@@ -14,11 +15,13 @@ from cbrun.cli.options import make_console, make_sink, set_option, verbose_optio
 @click.argument("config", type=click.Path(path_type=Path), required=False)
 @set_option
 @click.option(
-    "--trials", type=click.IntRange(min=1), help="Trials to finish (default: sweep.trials)."
+    "--trials",
+    type=click.IntRange(min=1, max=MAX_TRIALS),
+    help="Trials to finish (default: sweep.trials).",
 )
 @click.option(
     "--jobs",
-    type=click.IntRange(min=1),
+    type=click.IntRange(min=1, max=MAX_JOBS),
     help="Worker processes, the cores divided among them (default: one per core, "
     "at most one per trial).",
 )

@@ -19,6 +19,17 @@ from pydantic import (
     model_validator,
 )
 
+from cbrun.catalog.limits import (
+    DAY,
+    MAX_BATCH,
+    MAX_CLASSES,
+    MAX_DEVICES,
+    MAX_EPOCHS,
+    MAX_SAMPLES,
+    MAX_SEED,
+    MAX_STEPS,
+    MAX_TRIALS,
+)
 from cbrun.config.yaml_loader import describe_value
 
 PHASES = ("fit", "evaluate", "predict")
@@ -38,8 +49,8 @@ def _auto_or_positive(value):
 class LimitSpec(_Section):
     """How many images of each split to use (the first N); null uses all."""
 
-    train: int | None = Field(None, gt=0)
-    test: int | None = Field(None, gt=0)
+    train: int | None = Field(None, gt=0, le=MAX_SAMPLES)
+    test: int | None = Field(None, gt=0, le=MAX_SAMPLES)
 
 
 class DataSpec(_Section):
@@ -52,7 +63,7 @@ class DataSpec(_Section):
     limit: LimitSpec = LimitSpec()
     validation_split: float = Field(0.0, ge=0.0, lt=1.0)
     # `arrays` only: the class count (default: one more than the largest label).
-    num_classes: int | None = Field(None, gt=0)
+    num_classes: int | None = Field(None, gt=0, le=MAX_CLASSES)
 
 
 class ModelSpec(_Section):
@@ -86,10 +97,10 @@ class CompileSpec(_Section):
 class FitSpec(_Section):
     """What `model.fit` receives (cbrun always passes `verbose=0`)."""
 
-    batch_size: int = Field(32, gt=0)
-    epochs: int = Field(1, gt=0)
-    steps_per_epoch: int | None = Field(None, gt=0)
-    validation_steps: int | None = Field(None, gt=0)
+    batch_size: int = Field(32, gt=0, le=MAX_BATCH)
+    epochs: int = Field(1, gt=0, le=MAX_EPOCHS)
+    steps_per_epoch: int | None = Field(None, gt=0, le=MAX_STEPS)
+    validation_steps: int | None = Field(None, gt=0, le=MAX_STEPS)
     shuffle: bool = True
     steps_per_execution: Any = "auto"
 
@@ -102,8 +113,8 @@ class EvaluateSpec(_Section):
     """What `model.evaluate` receives after training; `enabled: false` skips it."""
 
     enabled: bool = True
-    batch_size: int = Field(128, gt=0)
-    steps: int | None = Field(None, gt=0)
+    batch_size: int = Field(128, gt=0, le=MAX_BATCH)
+    steps: int | None = Field(None, gt=0, le=MAX_STEPS)
 
 
 class CallbackSpec(_Section):
@@ -117,8 +128,8 @@ class CallbackSpec(_Section):
 class LoggingSpec(_Section):
     """Console and train.log lines: `every` N batches, else about every `seconds`."""
 
-    every: int | None = Field(None, gt=0)
-    seconds: float = Field(5.0, gt=0)
+    every: int | None = Field(None, gt=0, le=MAX_STEPS)
+    seconds: float = Field(5.0, gt=0, le=DAY)
 
 
 class OutputSpec(_Section):
@@ -130,8 +141,8 @@ class DistributeSpec(_Section):
 
     strategy: Literal["default", "mirrored", "multi_worker_mirrored"] = "default"
     devices: list[str] | None = None
-    logical_devices: int | None = Field(None, gt=0)
-    timeout_seconds: float = Field(60.0, gt=0)
+    logical_devices: int | None = Field(None, gt=0, le=MAX_DEVICES)
+    timeout_seconds: float = Field(60.0, gt=0, le=DAY)
 
 
 class SweepObjective(_Section):
@@ -146,10 +157,10 @@ class PrunerSpec(_Section):
     same epoch, or a `threshold` (`lower`/`upper`); none before `warmup_epochs`."""
 
     type: Literal["median", "threshold", "none"] = "median"
-    warmup_epochs: int = Field(0, ge=0)
+    warmup_epochs: int = Field(0, ge=0, le=MAX_EPOCHS)
     # median: trials finished before any is pruned (default: a quarter of the sweep's
     # trials, 1 to 5; Optuna's fixed 5 would prune nothing in an 8-trial sweep of 2 workers)
-    startup_trials: int | None = Field(None, ge=0)
+    startup_trials: int | None = Field(None, ge=0, le=MAX_TRIALS)
     lower: float | None = None
     upper: float | None = None
 
@@ -185,8 +196,8 @@ class SweepSpec(_Section):
 
     objective: SweepObjective
     sampler: Literal["tpe", "random", "grid"] = "tpe"
-    trials: int = Field(8, gt=0)
-    seed: int = 0
+    trials: int = Field(8, gt=0, le=MAX_TRIALS)
+    seed: int = Field(0, ge=0, le=MAX_SEED)
     pruner: PrunerSpec = PrunerSpec()
     space: dict[str, Dimension] = Field(min_length=1)
 
@@ -195,7 +206,7 @@ class RunSpec(_Section):
     """A whole experiment. `model`, `compile` and `fit` are required sections."""
 
     name: str | None = None
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=MAX_SEED)
     deterministic: bool = False
     data: DataSpec = DataSpec()
     model: ModelSpec
