@@ -82,17 +82,21 @@ def evaluate(
     from cbrun.run.rich_progress import RunLogger
 
     check_plugins(spec, allow_plugins)
-    dataset = load_configured(spec.data, sink.line)
-    model = load_model(model_path)
-    phase = _phase_callbacks(spec, run, sink, "evaluate", allow_plugins, search_paths)
-    with explained_failures([type(cb) for cb in phase]):
-        results = evaluate_on_test(model, spec, dataset, sink, [*phase, RunLogger(sink)])
     if run is not None:
-        run.write_json(
-            EVALUATE,
-            {"model": str(model_path), "evaluate": results, "data": dataset.info.to_dict()},
-        )
-    return results
+        run.lock()  # evaluate.json is written: not while another process writes the run
+    try:
+        dataset = load_configured(spec.data, sink.line)
+        model = load_model(model_path)
+        phase = _phase_callbacks(spec, run, sink, "evaluate", allow_plugins, search_paths)
+        with explained_failures([type(cb) for cb in phase]):
+            results = evaluate_on_test(model, spec, dataset, sink, [*phase, RunLogger(sink)])
+        if run is not None:
+            info = dataset.info.to_dict()
+            run.write_json(EVALUATE, {"model": str(model_path), "evaluate": results, "data": info})
+        return results
+    finally:
+        if run is not None:
+            run.unlock()
 
 
 def prediction_item(index: int, label, output, num_classes: int | None = 10) -> dict:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import errno
+import fcntl
 import io
 import json
 import math
@@ -148,11 +149,45 @@ def _check_parent(folder: Path) -> None:
         raise RunDirError(f"{probe} is not writable")
 
 
+def _holder(run) -> str:
+    """` (pid N, training)` from the summary, when it says who."""
+    try:
+        summary = json.loads(run.file(SUMMARY).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return ""
+    pid = summary.get("pid") if isinstance(summary, dict) else None
+    return f" (pid {pid}, {summary.get('status')})" if isinstance(pid, int) else ""
+
+
 class RunDir:
     """One run's folder. Create with `RunDir.create` or `RunDir.exact`; read with `RunDir.open`."""
 
     def __init__(self, path: Path):
         self.path = Path(path)
+        self._lock_fd: int | None = None
+
+    def lock(self) -> RunDir:
+        """Hold the folder for this process (an OS lock on the folder itself, which the
+        kernel releases when the process ends, however it ends); refuse if another
+        process holds it. Kept until `unlock`."""
+        if self._lock_fd is not None:
+            return self
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise RunDirError(
+                f"{self.path} is in use by another cbrun process{_holder(self)}; wait for it "
+                "to end (a lock left by a killed process is released with it)"
+            ) from None
+        self._lock_fd = fd
+        return self
+
+    def unlock(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # closing the last descriptor releases the lock
+            self._lock_fd = None
 
     def file(self, name: str) -> Path:
         return self.path / name

@@ -46,6 +46,22 @@ def open_unfinished(path: Path) -> RunDir:
     return run
 
 
+def held_folder(source: RunDir | None, run_dir, runs_dir, spec: RunSpec) -> RunDir:
+    """The folder a run writes, locked for this process: the resumed one (checked again
+    once held: another process may have finished it meanwhile), the exact `run_dir`,
+    or a new one in `runs_dir`. Two processes never write one folder."""
+    if source is not None:
+        source.lock()
+        try:
+            open_unfinished(source.path)
+        except BaseException:
+            source.unlock()
+            raise
+        return source
+    run = RunDir.exact(run_dir) if run_dir else RunDir.create(Path(runs_dir), spec.name)
+    return run.lock()
+
+
 def resume_spec(run: RunDir, spec: RunSpec | None) -> RunSpec:
     """The saved config, or `spec` if it differs from it only by a larger `fit.epochs`."""
     saved = load_config(run.file(CONFIG))

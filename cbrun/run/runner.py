@@ -36,12 +36,12 @@ from cbrun.output.logsink import LogSink
 from cbrun.output.rundir import CONFIG, LOG, SUMMARY, TRACE, RunDir
 from cbrun.output.summary import RunStatus, Summary, start_summary, summary_table
 from cbrun.run import checkpoints
+from cbrun.run import resume as resuming
 from cbrun.run.distribute import make_strategy
 from cbrun.run.evaluation import evaluate_on_test
 from cbrun.run.failures import training_failure
 from cbrun.run.multi_worker import adapt as adapt_for_multi_worker
 from cbrun.run.multi_worker import cluster_from_env
-from cbrun.run.resume import config_text, open_unfinished, resume_spec, self_contained
 from cbrun.run.signals import StopSignals
 from cbrun.tensorflow_loader import (
     import_tensorflow,
@@ -120,10 +120,10 @@ def train(
             `TrainResult` with its exit code.
     """
     refuse_capping_environment()
-    source = open_unfinished(resume) if resume is not None else None
+    source = resuming.open_unfinished(resume) if resume is not None else None
     if source is not None:
-        spec = resume_spec(source, spec)
-    spec = self_contained(spec, allow_plugins, search_paths)
+        spec = resuming.resume_spec(source, spec)
+    spec = resuming.self_contained(spec, allow_plugins, search_paths)
     with sink.capturing_output():  # a plugin's print() reaches train.log too
         training = _prepare(spec, source, sink, runs_dir=runs_dir, run_dir=run_dir, verbose=verbose)
         training.log_every = log_every
@@ -140,6 +140,7 @@ def train(
             raise
         finally:
             sink.close()
+            training.run.unlock()
             if not training.chief:
                 shutil.rmtree(training.run.path.parent, ignore_errors=True)
 
@@ -161,22 +162,20 @@ def _prepare(spec: RunSpec, source, sink, *, runs_dir, run_dir, verbose) -> _Tra
     import_tensorflow(verbose)
     # Before the run folder exists: a strategy that cannot start leaves nothing behind.
     strategy = make_strategy(spec.distribute, spec.fit.batch_size, sink.line)
-    if in_place:
-        run = source
-    elif run_dir:
-        run = RunDir.exact(run_dir)
-    else:
-        run = RunDir.create(Path(runs_dir or spec.output.runs_dir), spec.name)
+    run = resuming.held_folder(
+        source if in_place else None, run_dir, runs_dir or spec.output.runs_dir, spec
+    )
     started = time.time()
     try:
         built = _build(spec, run, source, dataset, strategy, cluster, sink, search_paths)
     except BaseException:
+        run.unlock()
         if not in_place:
             # Nothing was written yet: leave no trace of a run that never started.
             shutil.rmtree(run.path, ignore_errors=True)
         raise
     model, callbacks, checkpoint, spe, why = built
-    run.write_text(CONFIG, config_text(spec, run if in_place else None))
+    run.write_text(CONFIG, resuming.config_text(spec, run if in_place else None))
     sink.open_log(run.file(LOG))
     first_epoch = checkpoint.epoch if checkpoint else 0
     if source is not None:
