@@ -5,7 +5,9 @@ retries, its errors as one line, and checked to search what the config searches.
 
 from __future__ import annotations
 
+import json
 import time
+from pathlib import Path
 
 from cbrun.errors import UsageError
 from cbrun.sweep.space import make_pruner, make_sampler
@@ -61,3 +63,51 @@ def _same_search(study, url: str, name: str, spec):
             f"{' and '.join(differ)} than this config's sweep: section; give another --study"
         )
     return study
+
+
+def recorded_state(folder: Path, name: str) -> dict:
+    """What `sweep.json` in `folder` records, checked before the storage is opened: a
+    folder that is no sweep, or a sweep whose SQLite study is gone, is one line (opening
+    it would make a new, empty study and claim trial 0 again)."""
+    state_file = Path(folder) / name
+    if not state_file.is_file():
+        raise UsageError(f"{folder}: not a cbrun sweep folder (no {name})")
+    try:
+        state = json.loads(state_file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        raise UsageError(f"{state_file}: not readable as a sweep's state ({error})") from None
+    needed = ("storage", "study", "trials_asked", "trials")
+    if not isinstance(state, dict) or any(key not in state for key in needed):
+        raise UsageError(f"{state_file}: not a cbrun sweep's state (needs {', '.join(needed)})")
+    url = str(state["storage"])
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
+        raise UsageError(
+            f"{folder}: its study storage {url.removeprefix('sqlite:///')} is missing; "
+            f"restore it to resume ({name} records {len(state['trials'])} trials, but not the "
+            "sampler's history)"
+        )
+    return state
+
+
+def check_holds(study_trials: list, state: dict, folder: Path) -> None:
+    """Refuse a storage that holds fewer trials than the sweep recorded: it is another
+    sweep's, or was emptied, and resuming into it would overwrite what was found."""
+    if len(study_trials) < len(state["trials"]):
+        raise UsageError(
+            f"{folder}: the study {state['study']} in {state['storage']} holds "
+            f"{len(study_trials)} trials, the sweep recorded {len(state['trials'])}; it is not "
+            "this sweep's storage (restore it, or start a new sweep)"
+        )
+
+
+def never_less(state_file: Path, trials: list) -> None:
+    """`sweep.json` is never rewritten from fewer trials than it already holds."""
+    try:
+        held = len(json.loads(state_file.read_text(encoding="utf-8"))["trials"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return  # none yet, or unreadable: nothing to keep
+    if len(trials) < held:
+        raise UsageError(
+            f"{state_file} holds {held} trials and the study {len(trials)}: not rewritten "
+            "(the study's storage is not this sweep's)"
+        )

@@ -30,7 +30,7 @@ from pathlib import Path
 import yaml
 
 from cbrun.config.loading import load_config
-from cbrun.errors import CbrunError, NonFiniteLossError, UsageError
+from cbrun.errors import CbrunError, NonFiniteLossError
 from cbrun.output.rundir import CONFIG, atomic_write_json, atomic_write_text
 from cbrun.sweep.space import (
     check_sweep,
@@ -41,7 +41,7 @@ from cbrun.sweep.space import (
     space_summary,
     suggest,
 )
-from cbrun.sweep.storage import open_study
+from cbrun.sweep.storage import check_holds, never_less, open_study, recorded_state
 from cbrun.tensorflow_loader import import_tensorflow, load_keras, load_tensorflow
 
 STORAGE = "study.db"
@@ -324,6 +324,7 @@ class Sweep:
             }
             for t in self.trials()
         ]
+        never_less(self.folder / SWEEP, trials)  # before best.yaml too
         best = None
         if self.trials(TrialState.COMPLETE):
             top = self.study.best_trial
@@ -387,11 +388,9 @@ def start(
 
 def reopen(folder: Path, *, trials=None, sink) -> Sweep:
     """A sweep folder to continue, with the storage and study it recorded."""
-    state_file = Path(folder) / SWEEP
-    if not state_file.is_file():
-        raise UsageError(f"{folder}: not a cbrun sweep folder (no {SWEEP})")
-    state = json.loads(state_file.read_text())
+    state = recorded_state(folder, SWEEP)
     sweep = Sweep(Path(folder), storage=state["storage"], study=state["study"], sink=sink)
+    check_holds(sweep.trials(), state, folder)
     sweep.target = trials or state["trials_asked"]
     sink.line(
         f"resuming sweep {folder}: {sweep.finished()} of {sweep.target} trials finished",
