@@ -72,6 +72,7 @@ def save(run_path: Path, *, epoch: int, model, callbacks, history, epoch_seconds
             "callback_states": states,
             "numpy_random": [kind, int(position), int(has_gauss), float(cached)],
             "python_random": _python_random_state(),
+            "arrays": sorted(arrays),  # what the .npz must hold: checked when it is read
         },
     )
     for old in sorted(folder.glob("epoch-*.json"))[:-KEEP]:
@@ -92,6 +93,31 @@ def available(run_path: Path) -> list[Path]:
     return sorted((p for p in folder.iterdir() if _NAME.match(p.name)), reverse=True)
 
 
+_STATE = {
+    "epoch": int,
+    "history": list,
+    "epoch_seconds": list,
+    "numpy_random": list,
+    "python_random": list,
+}
+
+
+def _check_whole(state, arrays: dict, epoch: int) -> None:
+    """A checkpoint that parses but lacks a part is as damaged as a truncated one."""
+    if not isinstance(state, dict):
+        raise ValueError("its JSON is not a mapping")
+    for key, kind in _STATE.items():
+        if not isinstance(state.get(key), kind):
+            raise ValueError(f"its JSON has no {kind.__name__} '{key}'")
+    if state["epoch"] != epoch or len(state["history"]) != epoch:
+        raise ValueError("its epoch does not match its name and history")
+    # Older checkpoints do not list their arrays: at least the parts every one has.
+    expected = state.get("arrays") or ["model/0", "numpy_random/keys"]
+    missing = [name for name in expected if name not in arrays]
+    if missing:
+        raise ValueError(f"its .npz lacks {', '.join(missing[:3])}")
+
+
 def load_latest(run_path: Path, warn) -> Checkpoint | None:
     """The newest readable checkpoint; a damaged one is reported and skipped.
 
@@ -107,8 +133,7 @@ def load_latest(run_path: Path, warn) -> Checkpoint | None:
             data = io.BytesIO(path.with_suffix(".npz").read_bytes())
             with np.load(data, allow_pickle=False) as npz:
                 arrays = {k: npz[k] for k in npz.files}
-            if state["epoch"] != int(_NAME.match(path.name).group(1)):
-                raise ValueError("its epoch does not match its name")
+            _check_whole(state, arrays, int(_NAME.match(path.name).group(1)))
             return Checkpoint(state["epoch"], state, arrays, path)
         except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as error:
             warn(

@@ -150,16 +150,46 @@ def test_kill_between_write_and_rename_keeps_the_old_file(baseline, tmp_path):
     _assert_same_as(baseline, run)
 
 
-@pytest.mark.parametrize("damage", ["empty", "truncated", "random"])
+def _lacking_a_part(newest, damage):
+    """A checkpoint that parses but lacks a part: a JSON key, a typed value, an array."""
+    state_file = newest.with_suffix(".json")
+    state = json.loads(state_file.read_text())
+    if damage == "json without a key":
+        del state["history"]
+    elif damage == "json with a wrong type":
+        state["epoch_seconds"] = "soon"
+    else:
+        with np.load(newest) as npz:
+            arrays = {k: npz[k] for k in npz.files if k != "model/1"}
+        np.savez(newest, **arrays)
+    state_file.write_text(json.dumps(state))
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        "empty",
+        "truncated",
+        "random",
+        "json without a key",
+        "json with a wrong type",
+        "npz without an array",
+    ],
+)
 def test_damaged_checkpoint_falls_back_to_the_one_before(damage, baseline, tmp_path):
     config = _setup(tmp_path / "work", 3)
     run = tmp_path / "work" / "run"
     assert _train(config, run).returncode == -9
     newest = run / "backup" / "epoch-000003.npz"
     data = newest.read_bytes()
-    newest.write_bytes(
-        {"empty": b"", "truncated": data[: len(data) // 2], "random": os.urandom(len(data))}[damage]
-    )
+    if damage in ("empty", "truncated", "random"):
+        newest.write_bytes(
+            {"empty": b"", "truncated": data[: len(data) // 2], "random": os.urandom(len(data))}[
+                damage
+            ]
+        )
+    else:
+        _lacking_a_part(newest, damage)
     resumed = _resume(run, config)
     assert resumed.returncode == 0, resumed.stderr
     assert "checkpoint epoch-000003 is damaged" in resumed.stdout
