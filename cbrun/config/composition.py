@@ -24,6 +24,9 @@ from cbrun.config.yaml_loader import Document, describe_value, format_path
 from cbrun.errors import ConfigError, Problem
 
 APPEND = "+"
+# Files on one `extends:` chain: deep enough for any real layering, far from Python's
+# recursion limit (each link is a few frames of YAML loading and merging).
+MAX_CHAIN = 32
 
 
 def sha256_of(path: Path) -> str:
@@ -52,8 +55,13 @@ def resolve(path: Path, load, seen: tuple = ()) -> tuple[Document, list[dict]]:
     if base in seen or base == path.resolve():
         files = " -> ".join(str(p) for p in (*seen, path.resolve(), base))
         raise ConfigError([Problem(where, "extends", f"a cycle: {files}")])
+    if base.is_dir():
+        raise ConfigError([Problem(where, "extends", f"{base} is a folder, not a config file")])
     if not base.is_file():
         raise ConfigError([Problem(where, "extends", f"no such file: {base}")])
+    if len(seen) + 2 > MAX_CHAIN:
+        message = f"the chain is longer than {MAX_CHAIN} files (at {base.name}): flatten it"
+        raise ConfigError([Problem(where, "extends", message)])
     base_doc, base_chain = resolve(base, load, (*seen, path.resolve()))
     if not isinstance(base_doc.data, dict):
         raise ConfigError([Problem(where, "extends", f"{base} is not a mapping of sections")])
