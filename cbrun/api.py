@@ -23,6 +23,7 @@ import copy
 from dataclasses import dataclass
 from pathlib import Path
 
+from cbrun.catalog.limits import MAX_PREDICT, MAX_STEPS
 from cbrun.errors import UsageError
 
 
@@ -80,8 +81,8 @@ def load_config(config: str | Path | dict, overrides=()):
     from cbrun.config.source import load_data
 
     if isinstance(config, dict):
-        return validate(load_data(copy.deepcopy(config), list(overrides)), default_name="run")
-    return load_file(config, list(overrides))
+        return validate(load_data(copy.deepcopy(config), _overrides(overrides)), default_name="run")
+    return load_file(_path(config, "config"), _overrides(overrides))
 
 
 def _sink(quiet: bool, console=None):
@@ -128,11 +129,12 @@ def train(
         CbrunError: a failure during the run (`NonFiniteLossError` for a NaN loss).
     """
     _check_call(run_dir, runs_dir, name, resume, config)
-    overrides = [*overrides, *([f"name={name}"] if name else [])]
+    log_every = _count(log_every, "log_every", MAX_STEPS)
+    overrides = [*_overrides(overrides), *([f"name={name}"] if name else [])]
     if resume is not None:
         from cbrun.output.rundir import CONFIG, RunDir
 
-        RunDir.open(Path(resume), finished=False)  # a missing or foreign folder: UsageError
+        RunDir.open(_path(resume, "resume"), finished=False)  # missing or foreign: UsageError
         config = config or Path(resume) / CONFIG
     spec = load_config(config, overrides)
     if spec.distribute.strategy == "multi_worker_mirrored" and not _in_supervised_worker():
@@ -163,6 +165,38 @@ def _check_call(run_dir, runs_dir, name, resume, config) -> None:
         raise UsageError("give a config, or resume=RUN_DIR")
 
 
+def _path(value, what: str) -> Path:
+    """`value` as a Path, or a UsageError naming the argument (never a TypeError)."""
+    if isinstance(value, (str, Path)) and str(value):
+        return Path(value)
+    raise UsageError(f"{what}: expected a path (a str or pathlib.Path), got {value!r}")
+
+
+def _overrides(overrides) -> list[str]:
+    """`--set`-style overrides as a list of strings; one string alone is refused (it would
+    be read letter by letter)."""
+    if isinstance(overrides, str):
+        raise UsageError(f"overrides: give a list of KEY=VALUE strings, e.g. [{overrides!r}]")
+    try:
+        items = list(overrides or ())
+    except TypeError:
+        message = f"overrides: expected a list of KEY=VALUE strings, got {overrides!r}"
+        raise UsageError(message) from None
+    bad = [item for item in items if not isinstance(item, str)]
+    if bad:
+        raise UsageError(f"overrides: each is a KEY=VALUE string, got {bad[0]!r}")
+    return items
+
+
+def _count(value, what: str, most: int) -> int | None:
+    """A whole number in 1..most, as the command line's option takes it."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= most:
+        raise UsageError(f"{what}: expected a whole number from 1 to {most}, got {value!r}")
+    return value
+
+
 def _in_supervised_worker() -> bool:
     import os
 
@@ -190,7 +224,7 @@ def evaluate(run_dir: str | Path, *, quiet: bool = True, allow_plugins=()) -> di
     from cbrun.after.inference import open_run
     from cbrun.output.rundir import MODEL
 
-    run, spec = open_run(Path(run_dir))
+    run, spec = open_run(_path(run_dir, "run_dir"))
     return run_evaluate(
         spec,
         run.file(MODEL),
@@ -208,7 +242,8 @@ def predict(run_dir: str | Path, x=None, *, count: int = 8, quiet: bool = True):
     from cbrun.after.inference import predict as run_predict
     from cbrun.output.rundir import MODEL
 
-    run, spec = open_run(Path(run_dir))
+    count = _count(count, "count", MAX_PREDICT)
+    run, spec = open_run(_path(run_dir, "run_dir"))
     if x is None:
         return run_predict(run, spec, sink=_sink(quiet), count=count, search_paths=[Path.cwd()])[0]
     return load_model(run.file(MODEL)).predict(x, verbose=0)

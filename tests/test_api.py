@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 import cbrun
-from tests.conftest import TINY, run_cbrun
+from tests.conftest import CONFIGS, TINY, run_cbrun
 
 DETERMINISTIC = yaml.safe_load(TINY) | {"deterministic": True, "name": "api"}
 
@@ -76,3 +76,30 @@ def test_the_package_exposes_the_api_module_s_functions():
         api.evaluate,
         api.load_config,
     )
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: cbrun.train(123), "config: expected a path (a str or pathlib.Path), got 123"),
+        (lambda: cbrun.load_config(3.5), "config: expected a path"),
+        (lambda: cbrun.load_config(["a.yaml"]), "config: expected a path"),
+        (lambda: cbrun.load_config(""), "config: expected a path"),
+        (
+            lambda: cbrun.train(CONFIGS / "mnist_mlp.yaml", "fit.epochs=1"),
+            "overrides: give a list of KEY=VALUE strings, e.g. ['fit.epochs=1']",
+        ),
+        (lambda: cbrun.load_config(CONFIGS / "mnist_mlp.yaml", [1]), "each is a KEY=VALUE string"),
+        (lambda: cbrun.load_config(CONFIGS / "mnist_mlp.yaml", 5), "expected a list of KEY=VALUE"),
+        (lambda: cbrun.train({}), "missing required section 'model'"),
+        (lambda: cbrun.train(CONFIGS / "mnist_mlp.yaml", log_every=0), "log_every: expected a"),
+        (lambda: cbrun.train(CONFIGS / "mnist_mlp.yaml", log_every=True), "log_every"),
+        (lambda: cbrun.evaluate(42), "run_dir: expected a path"),
+        (lambda: cbrun.predict("runs/x", count=-5), "count: expected a whole number from 1 to"),
+        (lambda: cbrun.train(None, resume=7), "resume: expected a path"),
+    ],
+)
+def test_a_wrong_api_call_is_a_cbrun_error_never_a_type_error(call, message):
+    with pytest.raises(cbrun.CbrunError) as caught:  # before anything trains or is written
+        call()
+    assert message in str(caught.value)
