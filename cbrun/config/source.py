@@ -16,8 +16,18 @@ from cbrun.errors import ConfigError, Problem
 MAX_CONFIG_BYTES = 1 << 20
 
 
+# Mappings with one obvious key, and that key: `model: mlp` is `model: {name: mlp}`.
+SHORTHANDS = {
+    ("data",): "dataset",
+    ("model",): "name",
+    ("compile", "optimizer"): "name",
+    ("sweep", "pruner"): "type",
+}
+
+
 def _normalise(doc: Document) -> None:
-    """Shorthands to their long form, keeping positions: `- EarlyStopping` → `{name: ...}`."""
+    """Shorthands to their long form, keeping positions: `- EarlyStopping` → `{name: ...}`,
+    `model: mlp` → `{name: mlp}`, `pruner: median` → `{type: median}` (see SHORTHANDS)."""
     data = doc.data
     callbacks = data.get("callbacks")
     if isinstance(callbacks, list):
@@ -25,11 +35,13 @@ def _normalise(doc: Document) -> None:
             if isinstance(item, str):
                 callbacks[index] = {"name": item}
                 doc.marks[("callbacks", index, "name")] = doc.where(("callbacks", index))
-    compile_section = data.get("compile")
-    if isinstance(compile_section, dict) and isinstance(compile_section.get("optimizer"), str):
-        compile_section["optimizer"] = {"name": compile_section["optimizer"]}
-        path = ("compile", "optimizer")
-        doc.marks[path + ("name",)] = doc.where(path)
+    for path, key in SHORTHANDS.items():
+        parent = data
+        for part in path[:-1]:
+            parent = parent.get(part) if isinstance(parent, dict) else None
+        if isinstance(parent, dict) and isinstance(parent.get(path[-1]), str):
+            parent[path[-1]] = {key: parent[path[-1]]}
+            doc.marks[path + (key,)] = doc.where(path)
 
 
 def _split_override(raw: str) -> tuple[list, str]:

@@ -152,6 +152,9 @@ class SweepObjective(_Section):
     mode: Literal["min", "max"]
 
 
+BOUNDS = ("lower", "upper")  # a threshold pruner's
+
+
 class PrunerSpec(_Section):
     """Stop a trial whose objective falls behind: `median` of the trials so far at the
     same epoch, or a `threshold` (`lower`/`upper`); none before `warmup_epochs`."""
@@ -241,6 +244,15 @@ class RunSpec(_Section):
         `argument_defaults`, also the defaults of every named thing's arguments. A config
         composed with `extends:` starts with a comment naming each file and its sha256."""
         data = self.model_dump(mode="json", by_alias=True)
+        if data.get("sweep"):
+            # Only what is set: a dimension's one kind; a pruner's bounds when it has them.
+            sweep = data["sweep"]
+            sweep["space"] = {
+                key: {kind: v for kind, v in dimension.items() if v is not None}
+                for key, dimension in sweep["space"].items()
+            }
+            if sweep["pruner"]["type"] != "threshold":
+                sweep["pruner"] = {k: v for k, v in sweep["pruner"].items() if k not in BOUNDS}
         if argument_defaults:
             from cbrun.config.arguments import with_defaults
 
