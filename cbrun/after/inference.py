@@ -7,6 +7,7 @@ model in Keras's safe mode, and pass the callbacks whose phases include
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +48,8 @@ def load_model(path: Path):
         raise UsageError(f"{path}: only .keras models are loaded (safe mode); not {path.suffix!r}")
     if not path.is_file():
         raise UsageError(f"{path}: no such model file")
+    if not zipfile.is_zipfile(path):  # Keras would say "File not found" of a truncated one
+        raise UsageError(f"{path}: not a readable .keras file (truncated or damaged: not a zip)")
     keras = load_keras()
 
     try:

@@ -66,7 +66,9 @@ def run_row(folder: Path) -> dict | None:
 
 
 def list_runs(runs_dir: Path) -> list[dict]:
-    """Every run folder under `runs_dir`, newest first."""
+    """Every run folder under `runs_dir`, newest first (none when it does not exist yet)."""
+    if runs_dir.is_file():
+        raise RunDirError(f"{runs_dir} is a file: give the folder that holds the run folders")
     if not runs_dir.is_dir():
         return []
     rows = [

@@ -192,3 +192,13 @@ def test_evaluate_refuses_lambda_models_and_h5(finished_run, cli, tmp_path):
     assert result.stderr.strip() == (
         f"Error: {h5}: only .keras models are loaded (safe mode); not '.h5'"
     )
+
+
+def test_a_truncated_model_is_said_to_be_damaged_not_missing(tmp_path):
+    from cbrun.after.inference import load_model
+    from cbrun.errors import UsageError
+
+    path = tmp_path / "model.keras"
+    path.write_bytes(b"PK\x03\x04 only the start of a zip")
+    with pytest.raises(UsageError, match=r"not a readable \.keras file \(truncated or damaged"):
+        load_model(path)

@@ -67,3 +67,12 @@ def test_list_runs_newest_first_skipping_what_is_no_run(tmp_path):
     assert [r["name"] for r in rows] == ["new", "old", "broken"]
     assert rows[-1]["status"] == "unreadable"
     assert list_runs(tmp_path / "nowhere") == []
+
+
+def test_runs_of_a_file_is_one_line_not_an_empty_table(tmp_path, cli):
+    (tmp_path / "notes.txt").write_text("x")
+    result = cli("runs", tmp_path / "notes.txt")
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        f"Error: {tmp_path / 'notes.txt'} is a file: give the folder that holds the run folders"
+    )
