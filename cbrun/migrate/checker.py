@@ -344,8 +344,15 @@ def check_file(path: Path) -> list[Finding]:
     try:
         return check_source(text, str(path))
     except SyntaxError as error:
+        line, column = error.lineno, error.offset
+        if line is None and "\0" in text:  # Python names no place for a null byte
+            before = text[: text.index("\0")]
+            line, column = before.count("\n") + 1, len(before) - before.rfind("\n")
+        place = f":{line}:{column}" if line is not None else ""
+        raise UsageError(f"{path}{place}: not valid Python: {error.msg}") from None
+    except (RecursionError, MemoryError):  # the parser's and the checker's own limits
         raise UsageError(
-            f"{path}:{error.lineno}:{error.offset}: not valid Python: {error.msg}"
+            f"{path}: an expression nested too deeply to check (Python's recursion limit)"
         ) from None
 
 

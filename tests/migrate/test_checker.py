@@ -355,3 +355,24 @@ def test_verbose_prints_the_plugins_traceback(tiny_config, tmp_path):
     assert result.returncode == 1
     assert "Traceback (most recent call last)" in result.stderr
     assert "self.best = np.Inf" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("x = 1\0\n", ":1:6: not valid Python: source code string cannot contain null bytes"),
+        ("x = " + "+".join(["1"] * 200_000) + "\n", ": an expression nested too deeply to check"),
+        ("x = " + "-" * 100_000 + "1\n", ": an expression nested too deeply to check"),
+    ],
+)
+def test_a_plugin_python_cannot_check_is_one_line_with_its_place(source, message, tmp_path):
+    from cbrun.errors import UsageError
+
+    path = tmp_path / "odd.py"
+    path.write_text(source)
+    with pytest.raises(UsageError) as caught:
+        check_file(path)
+    assert str(caught.value) == f"{path}{message}" or str(caught.value).startswith(
+        f"{path}{message}"
+    )
+    assert "None" not in str(caught.value)
