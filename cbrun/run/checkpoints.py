@@ -118,6 +118,16 @@ def _check_whole(state, arrays: dict, epoch: int) -> None:
         raise ValueError(f"its .npz lacks {', '.join(missing[:3])}")
 
 
+def keep_newest(run_path: Path) -> None:
+    """A finished run keeps its last checkpoint only (what continuing it starts from):
+    older ones and any temporary a killed save left go."""
+    newest = available(run_path)[:1]
+    keep = {name for path in newest for name in (path.name, path.with_suffix(".npz").name)}
+    for path in (run_path / BACKUP).iterdir() if (run_path / BACKUP).is_dir() else ():
+        if path.name not in keep and path.is_file():
+            path.unlink(missing_ok=True)
+
+
 def load_latest(run_path: Path, warn) -> Checkpoint | None:
     """The newest readable checkpoint; a damaged one is reported and skipped.
 

@@ -14,6 +14,8 @@ from cbrun.config.loading import load_config
 from cbrun.config.spec import RunSpec
 from cbrun.errors import RunDirError
 from cbrun.output.rundir import CONFIG, RunDir
+from cbrun.output.summary import RunStatus
+from cbrun.run import checkpoints
 
 
 def absolute_paths(spec: RunSpec) -> RunSpec:
@@ -34,14 +36,30 @@ def differences(old, new, path=()) -> list[str]:
     return [".".join(map(str, path))] if old != new else []
 
 
-def open_unfinished(path: Path) -> RunDir:
-    """The run folder to resume; refuses a missing, foreign or finished one."""
+def open_unfinished(path: Path, epochs: int | None = None) -> RunDir:
+    """The run folder to resume; refuses a missing or foreign one, and a finished one
+    unless it completed and `epochs` asks for more (it continues from its last
+    checkpoint, which a finished run keeps for this)."""
     run = RunDir.open(path, finished=False)
     previous = run.summary()
-    if previous.status.finished:
+    if not previous.status.finished:
+        return run
+    done = previous.epochs_run
+    if previous.status == RunStatus.STOPPED_EARLY:
         raise RunDirError(
-            f"{run.path} already finished ({previous.status.value} after "
-            f"{previous.epochs_run} epochs); nothing to resume"
+            f"{run.path} was stopped early by a callback after {done} epochs: an "
+            "uninterrupted run of any length stops there too, so there is nothing to continue; "
+            "start a new run to train on"
+        )
+    if epochs is None or epochs <= done:
+        raise RunDirError(
+            f"{run.path} already finished ({previous.status.value} after {done} epochs); "
+            f"to train on, continue it with --set fit.epochs=N, N > {done}"
+        )
+    if not checkpoints.available(run.path):
+        raise RunDirError(
+            f"{run.path} finished before cbrun kept a finished run's last checkpoint: it "
+            "cannot be continued exactly; start a new run"
         )
     return run
 
@@ -53,7 +71,7 @@ def held_folder(source: RunDir | None, run_dir, runs_dir, spec: RunSpec) -> RunD
     if source is not None:
         source.lock()
         try:
-            open_unfinished(source.path)
+            open_unfinished(source.path, spec.fit.epochs)
         except BaseException:
             source.unlock()
             raise

@@ -120,7 +120,8 @@ def train(
             `TrainResult` with its exit code.
     """
     refuse_capping_environment()
-    source = resuming.open_unfinished(resume) if resume is not None else None
+    epochs = spec.fit.epochs if spec is not None else None
+    source = resuming.open_unfinished(resume, epochs) if resume is not None else None
     if source is not None:
         spec = resuming.resume_spec(source, spec)
     spec = resuming.self_contained(spec, allow_plugins, search_paths)
@@ -346,9 +347,8 @@ def _run_phases(training: _Training, recorder, logger, stop) -> tuple[RunStatus,
         )
     if status != RunStatus.NAN:
         run.save_model(model)
-    if status.finished:
-        # backup/ exists only while a run can still be resumed.
-        shutil.rmtree(run.file(checkpoints.BACKUP), ignore_errors=True)
+    if status.finished:  # the last checkpoint stays: `--resume --set fit.epochs=N` goes on
+        checkpoints.keep_newest(run.path)
     return status, evaluation
 
 

@@ -108,7 +108,11 @@ def _assert_same_as(baseline: Path, run: Path):
         assert list(csv.DictReader(f)) == list(csv.DictReader(g))
     summary = json.loads((run / "summary.json").read_text())
     assert summary["status"] == "completed" and summary["epochs_run"] == 6
-    assert not (run / "backup").exists()
+    # A finished run keeps its last checkpoint only: what continuing it starts from.
+    assert sorted(p.name for p in (run / "backup").iterdir()) == [
+        "epoch-000006.json",
+        "epoch-000006.npz",
+    ]
     assert not list(run.glob(".*.tmp-*"))
 
 
@@ -244,4 +248,37 @@ def test_resume_refuses_a_changed_config_but_takes_more_epochs(tmp_path):
     assert more.returncode == 0, more.stderr
     assert len(_history(run)) == 7
     again = _resume(run, config)
-    assert again.returncode == 2 and "nothing to resume" in again.stderr
+    assert again.returncode == 2 and "already finished (completed after 7 epochs)" in again.stderr
+    assert "continue it with --set fit.epochs=N, N > 7" in again.stderr  # the way forward
+
+
+def test_a_completed_run_continues_exactly_with_more_epochs(baseline, tmp_path):
+    """4 epochs, completed; then --resume --set fit.epochs=6: the same as 6 at once."""
+    config = _setup(tmp_path / "work", -1)
+    run = tmp_path / "work" / "run"
+    done = run_cbrun("train", config, "--run-dir", run, "--set", "fit.epochs=4", cwd=config.parent)
+    assert done.returncode == 0, done.stderr
+    assert json.loads((run / "summary.json").read_text())["status"] == "completed"
+    again = _resume(run, config, "--set", "fit.epochs=4")
+    assert again.returncode == 2
+    assert "to train on, continue it with --set fit.epochs=N, N > 4" in again.stderr
+    resumed = _resume(run, config, "--set", "fit.epochs=6")
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"resuming {run} at epoch 5/6" in resumed.stdout
+    _assert_same_as(baseline, run)
+
+
+def test_a_run_an_early_stopping_ended_is_not_continued(tiny_config, train, cli):
+    config = tiny_config(
+        "callbacks:\n"
+        "  - {name: EarlyStopping, args: {monitor: loss, patience: 1, min_delta: 100}}\n"
+    )
+    result, run = train(config)
+    assert json.loads((run / "summary.json").read_text())["status"] == "stopped_early"
+    before = sorted((p.name, p.stat().st_mtime_ns) for p in run.rglob("*"))
+    again = cli("train", "--resume", run, "--set", "fit.epochs=10")
+    assert again.exit_code == 2
+    (line,) = again.stderr.splitlines()
+    assert "was stopped early by a callback after 2 epochs" in line
+    assert "an uninterrupted run of any length stops there too" in line
+    assert sorted((p.name, p.stat().st_mtime_ns) for p in run.rglob("*")) == before

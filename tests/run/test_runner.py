@@ -22,6 +22,7 @@ def test_train_writes_the_whole_run_directory(tiny_config, train):
     result, run = train(tiny_config())
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in run.iterdir()) == [
+        "backup",  # the last checkpoint, kept so that the run can be continued
         "config.yaml",
         "history.csv",
         "model.keras",
