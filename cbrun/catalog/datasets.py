@@ -7,8 +7,14 @@ the arrays themselves.
 
 from __future__ import annotations
 
+import os
 import zipfile
 from pathlib import Path
+
+import numpy as np
+
+# The images of the built-in datasets, as cbrun feeds them when they are not flattened.
+IMAGES = {"mnist": (28, 28, 1), "fashion_mnist": (28, 28, 1)}
 
 
 def names_in(path: Path) -> set[str]:
@@ -18,3 +24,32 @@ def names_in(path: Path) -> set[str]:
             return {name.removesuffix(".npy") for name in archive.namelist()}
     except (OSError, zipfile.BadZipFile):
         return set()
+
+
+def array_headers(path: Path) -> dict[str, tuple[tuple, np.dtype]]:
+    """`{name: (shape, dtype)}` of each array in an .npz, from the `.npy` headers inside
+    its zip (a few bytes each; no data read). Empty when the file cannot be read so."""
+    found = {}
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for member in archive.namelist():
+                with archive.open(member) as stream:
+                    version = np.lib.format.read_magic(stream)
+                    read = (
+                        np.lib.format.read_array_header_1_0
+                        if version == (1, 0)
+                        else np.lib.format.read_array_header_2_0
+                    )
+                    shape, _, dtype = read(stream)
+                found[member.removesuffix(".npy")] = (tuple(shape), dtype)
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError):
+        return {}
+    return found
+
+
+def memory_bytes() -> int | None:
+    """This machine's physical memory, or None where the OS does not say."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None

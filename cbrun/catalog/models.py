@@ -32,6 +32,11 @@ OPTIMIZERS = {
 
 ENTRY_POINT_GROUP = "cbrun.models"
 
+# What each built-in builder takes: "images" (height, width, channels), "vectors" (it is
+# fed flat rows), or "any" (it flattens what it gets itself). A plugin builder gets the
+# data as it is (images for MNIST) unless the config sets data.flatten.
+MODEL_INPUTS = {"linear": "vectors", "mlp": "vectors", "cnn": "images", "sequential": "vectors"}
+
 
 def model_names() -> list[str]:
     """The built-in builders' names, in the table's order."""

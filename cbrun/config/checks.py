@@ -23,6 +23,7 @@ from cbrun.catalog.registry import did_you_mean, is_plugin
 from cbrun.catalog.schedules import schedule_problems
 from cbrun.config import arguments
 from cbrun.config.paths import suggest_path
+from cbrun.config.shapes import shape_problems
 from cbrun.config.yaml_loader import Document, describe_value, format_path
 from cbrun.errors import Problem
 
@@ -289,6 +290,7 @@ _CHECKS = (
     (_optimizer, {"compile"}),
     (_loss_and_metrics, {"compile"}),
     (_callbacks, {"callbacks"}),
+    (shape_problems, {"data", "model"}),
 )
 
 

@@ -15,6 +15,7 @@ from pydantic import TypeAdapter, ValidationError
 from cbrun.catalog.callbacks import callback_registry
 from cbrun.catalog.registry import Registry
 from cbrun.config.checks import named_problems, pydantic_problem
+from cbrun.config.shapes import resolve_flatten
 from cbrun.config.source import load_document
 from cbrun.config.spec import RunSpec
 from cbrun.config.yaml_loader import Document, describe_value, format_path
@@ -105,6 +106,9 @@ def validate(doc: Document, *, default_name: str = "run") -> RunSpec:
         raise ConfigError(_sorted_capped(problems))
     if spec.name is None:
         spec = spec.model_copy(update={"name": default_name})
+    # `auto` decided once, here: every later step (data, resume, config.yaml) sees a bool.
+    flatten = resolve_flatten(spec.data, spec.model.name)
+    spec = spec.model_copy(update={"data": spec.data.model_copy(update={"flatten": flatten})})
     return _with_phases(spec, callback_registry())
 
 

@@ -59,7 +59,9 @@ class DataSpec(_Section):
     dataset: Literal["mnist", "fashion_mnist", "arrays"] = "mnist"
     source: Literal["auto", "keras", "bundled", "path"] = "auto"
     path: str | None = None
-    flatten: bool = True
+    # auto: flat rows for the models that take vectors, images for cnn and plugin
+    # builders, your own arrays as given (cbrun/config/shapes.py decides, before TensorFlow).
+    flatten: bool | Literal["auto"] = "auto"
     limit: LimitSpec = LimitSpec()
     validation_split: float = Field(0.0, ge=0.0, lt=1.0)
     # `arrays` only: the class count (default: one more than the largest label).

@@ -13,7 +13,8 @@ MINIMAL = {"model": {"name": "linear"}, "compile": {"loss": "mae"}, "fit": {}}
 def test_defaults_fill_every_section():
     spec = RunSpec.model_validate(MINIMAL)
     assert spec.seed == 0 and spec.callbacks == [] and spec.sweep is None
-    assert spec.data.dataset == "mnist" and spec.data.flatten is True
+    # `auto` until a config is loaded: cbrun/config/shapes.py decides (tests/config/test_shapes.py)
+    assert spec.data.dataset == "mnist" and spec.data.flatten == "auto"
     assert spec.compile.optimizer.name == "rmsprop"
 
 

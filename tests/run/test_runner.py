@@ -263,3 +263,17 @@ def test_a_plugins_print_and_warning_reach_the_console_and_train_log(tiny_config
     assert log.count("epoch 2/3  ") == 1
     # The summary table the console showed is in the log as well.
     assert "best loss" in log and "best loss" in result.stdout
+
+
+def test_a_cnn_on_mnist_trains_without_data_flatten_set(tiny_config, train):
+    """`data.flatten: auto` keeps MNIST as 28x28x1 images for a cnn (it was an error
+    after TensorFlow had loaded, with flatten defaulting to true)."""
+    cnn = tiny_config("""
+        model: {name: cnn, args: {filters: [4], dense: 8}}
+        compile: {loss: sparse_categorical_crossentropy, metrics: [accuracy]}
+        data: {dataset: mnist, source: bundled, limit: {train: 128, test: 64}}
+        fit: {batch_size: 32, epochs: 1, steps_per_epoch: 2}
+    """)
+    result, run = train(cnn)
+    assert result.exit_code == 0, result.output
+    assert "flatten: false" in (run / "config.yaml").read_text()  # the decision, recorded

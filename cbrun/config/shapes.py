@@ -1,0 +1,80 @@
+"""Does the model take the data? Answered from the config and the files' headers alone.
+
+`data.flatten: auto` (the default) becomes a decision here: MNIST is fed as flat rows of
+784 to the models that take vectors and as 28x28x1 images to `cnn` and to a plugin
+builder; your own arrays are fed exactly as they are. A model that cannot take what the
+data is, or arrays whose header claims more memory than the machine has, is a config
+problem at `model.name` (or `data.flatten`, `data.path`), before TensorFlow loads.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from cbrun.catalog.datasets import IMAGES, array_headers, memory_bytes
+from cbrun.catalog.models import MODEL_INPUTS
+
+
+def resolve_flatten(data, model_name: str) -> bool:
+    """`data.flatten` as set, or what `auto` means for this data and model."""
+    if isinstance(data.flatten, bool):
+        return data.flatten
+    if data.dataset == "arrays":
+        return False  # as given
+    return MODEL_INPUTS.get(model_name, "images") == "vectors"
+
+
+def _feature_shape(data, flatten: bool) -> tuple | None:
+    """The shape of one sample as the model will get it; None when it cannot be known."""
+    if data.dataset == "arrays":
+        header = array_headers(Path(data.path)).get("x_train") if data.path else None
+        if header is None or not header[0]:
+            return None
+        shape = header[0][1:]
+    else:
+        shape = IMAGES[data.dataset]
+    return (math.prod(shape),) if flatten else tuple(shape)
+
+
+def _too_big(data) -> list:
+    """Arrays whose headers claim more bytes than the machine's memory."""
+    if data.dataset != "arrays" or not data.path:
+        return []
+    memory = memory_bytes()
+    headers = array_headers(Path(data.path))
+    claimed = sum(math.prod(shape) * dtype.itemsize for shape, dtype in headers.values())
+    if memory is None or claimed <= memory:
+        return []
+    message = (
+        f"its arrays claim {claimed / 2**30:,.1f} GiB (x_train {headers['x_train'][0]}, "
+        f"{headers['x_train'][1]}), more than this machine's {memory / 2**30:,.1f} GiB"
+        if "x_train" in headers
+        else f"its arrays claim {claimed / 2**30:,.1f} GiB, more than this machine's memory"
+    )
+    return [(("data", "path"), message, False)]
+
+
+def shape_problems(spec) -> list:
+    """The model against the data's shape, and the data against the machine's memory."""
+    found = _too_big(spec.data)
+    if found:
+        return found
+    name, data = spec.model.name, spec.data
+    if MODEL_INPUTS.get(name) != "images":
+        return found  # vectors: Flatten takes any shape; a plugin decides for itself
+    flatten = resolve_flatten(data, name)
+    shape = _feature_shape(data, flatten)
+    if shape is None or len(shape) == 3:
+        return found
+    if flatten is True and data.flatten is True:
+        message = f"model {name} takes images; flat rows of {shape[0]} would not fit: remove this"
+        return [(("data", "flatten"), message + " (auto keeps images for it)", False)]
+    return [
+        (
+            ("model", "name"),
+            f"model {name} takes images (height, width, channels); the data's samples have "
+            f"shape {shape}: reshape your arrays to (N, H, W, C), or use model mlp",
+            False,
+        )
+    ]
