@@ -70,8 +70,9 @@ class Run:
         return load_model(self.run_dir / MODEL)
 
 
-def load_config(config: str | Path | dict, overrides=()):
-    """A validated `RunSpec` from a YAML file or a dict, with `--set`-style overrides.
+def load_config(config: str | Path | dict, overrides=(), *, allow_plugins=()):
+    """A validated `RunSpec` from a YAML file or a dict, with `--set`-style overrides
+    (plugins checked against `plugins:` and `allow_plugins`).
 
     Raises:
         ConfigError: every problem, one line each.
@@ -81,8 +82,9 @@ def load_config(config: str | Path | dict, overrides=()):
     from cbrun.config.source import load_data
 
     if isinstance(config, dict):
-        return validate(load_data(copy.deepcopy(config), _overrides(overrides)), default_name="run")
-    return load_file(_path(config, "config"), _overrides(overrides))
+        doc = load_data(copy.deepcopy(config), _overrides(overrides))
+        return validate(doc, default_name="run", allow_plugins=allow_plugins)
+    return load_file(_path(config, "config"), _overrides(overrides), allow_plugins)
 
 
 def _sink(quiet: bool, console=None):
@@ -128,15 +130,14 @@ def train(
         ConfigError, UsageError: a mistake in the config or the call (nothing written).
         CbrunError: a failure during the run (`NonFiniteLossError` for a NaN loss).
     """
-    _check_call(run_dir, runs_dir, name, resume, config)
-    log_every = _count(log_every, "log_every", MAX_STEPS)
+    _check_call(run_dir, runs_dir, name, resume, config, log_every)
     overrides = [*_overrides(overrides), *([f"name={name}"] if name else [])]
     if resume is not None:
         from cbrun.output.rundir import CONFIG, RunDir
 
         RunDir.open(_path(resume, "resume"), finished=False)  # missing or foreign: UsageError
         config = config or Path(resume) / CONFIG
-    spec = load_config(config, overrides)
+    spec = load_config(config, overrides, allow_plugins=allow_plugins)
     if spec.distribute.strategy == "multi_worker_mirrored" and not _in_supervised_worker():
         raise UsageError(
             "multi_worker_mirrored runs one process per worker: start each with `cbrun train`"
@@ -156,7 +157,8 @@ def train(
     )
 
 
-def _check_call(run_dir, runs_dir, name, resume, config) -> None:
+def _check_call(run_dir, runs_dir, name, resume, config, log_every=None) -> None:
+    _count(log_every, "log_every", MAX_STEPS)
     if run_dir and runs_dir:
         raise UsageError("give run_dir or runs_dir, not both")
     if resume and (run_dir or runs_dir or name):

@@ -14,56 +14,25 @@ from __future__ import annotations
 import importlib
 import inspect
 import sys
+import traceback
 from importlib.machinery import PathFinder
 from pathlib import Path
 
-from cbrun.catalog.registry import Registry, describe, split_reference
+from cbrun.catalog.registry import Registry, describe, plugin_refusal, split_reference
 from cbrun.errors import PluginError, UsageError
 from cbrun.migrate.checker import check_file
 from cbrun.tensorflow_loader import load_keras
 
-# Never importable as plugins, whatever the allow-list says.
-DENIED_MODULES = (
-    "os",
-    "sys",
-    "subprocess",
-    "builtins",
-    "shutil",
-    "importlib",
-    "pickle",
-    "marshal",
-    "ctypes",
-    "socket",
-    "runpy",
-    "code",
-    "pty",
-    "multiprocessing",
-    "logging",
-    "posix",
-    "nt",
-    "io",
-    "pathlib",
-    "webbrowser",
-    "asyncio",
-)
-
-
-def _allowed(module: str, allowed: set[str]) -> bool:
-    return any(module == a or module.startswith(a + ".") for a in allowed)
-
 
 def check_allowed(name: str, allowed: set[str]) -> tuple[str, str]:
     """Refuse, before importing anything, a plugin whose module is not allowed."""
-    module, attr = split_reference(name)
-    root = module.split(".")[0]
-    if root in DENIED_MODULES or root.startswith("_"):
-        raise PluginError(f"plugin '{name}': the module {module} is never allowed")
-    if not _allowed(module, allowed):
-        raise PluginError(
-            f"plugin '{name}' is not allowed: list {module} under plugins: in the config, "
-            f"or pass --allow-plugin {module}"
-        )
-    return module, attr
+    return (
+        split_reference(name) if plugin_refusal(name, allowed) is None else _refuse(name, allowed)
+    )
+
+
+def _refuse(name: str, allowed: set[str]):
+    raise PluginError(plugin_refusal(name, allowed))
 
 
 def load_plugin(name: str, allowed: set[str], search_paths: list[Path] = (), check=None):
@@ -85,6 +54,11 @@ def load_plugin(name: str, allowed: set[str], search_paths: list[Path] = (), che
         module = importlib.import_module(module_name)
     except ImportError as error:
         raise PluginError(f"plugin '{name}': cannot import {module_name} ({error})") from None
+    except Exception as error:  # the module's own code failed: name its file and line
+        raise PluginError(
+            f"{_failed_at(error)}plugin '{name}': importing {module_name} raised "
+            f"{type(error).__name__}: {error}"
+        ) from None
     finally:
         for path in added:
             sys.path.remove(path)
@@ -92,6 +66,14 @@ def load_plugin(name: str, allowed: set[str], search_paths: list[Path] = (), che
     if obj is None:
         raise PluginError(f"plugin '{name}': {module_name} has no {attr}")
     return (check or ensure_callback_class)(obj, name)
+
+
+def _failed_at(error: Exception) -> str:
+    """`file:line: ` of where a plugin module's import failed (its deepest frame)."""
+    if isinstance(error, SyntaxError) and error.filename:
+        return f"{error.filename}:{error.lineno}: "
+    frames = traceback.extract_tb(error.__traceback__)
+    return f"{frames[-1].filename}:{frames[-1].lineno}: " if frames else ""
 
 
 def ensure_builder(obj, name: str):

@@ -73,6 +73,50 @@ def split_reference(name: str) -> tuple[str, str]:
     return module, attr
 
 
+# Never importable as plugins, whatever the allow-list says.
+DENIED_MODULES = (
+    "os",
+    "sys",
+    "subprocess",
+    "builtins",
+    "shutil",
+    "importlib",
+    "pickle",
+    "marshal",
+    "ctypes",
+    "socket",
+    "runpy",
+    "code",
+    "pty",
+    "multiprocessing",
+    "logging",
+    "posix",
+    "nt",
+    "io",
+    "pathlib",
+    "webbrowser",
+    "asyncio",
+)
+
+
+def plugin_refusal(name: str, allowed) -> str | None:
+    """Why the plugin `name` may not be imported (None when it may): not a reference, a
+    module never allowed (os, subprocess ...), or one outside the allow-list `allowed`."""
+    try:
+        module, _ = split_reference(name)
+    except PluginError as error:
+        return str(error)
+    root = module.split(".")[0]
+    if root in DENIED_MODULES or root.startswith("_"):
+        return f"plugin '{name}': the module {module} is never allowed"
+    if not any(module == a or module.startswith(a + ".") for a in allowed):
+        return (
+            f"plugin '{name}' is not allowed: list {module} under plugins: in the config, "
+            f"or pass --allow-plugin {module}"
+        )
+    return None
+
+
 @dataclass(frozen=True)
 class Argument:
     """One constructor argument of a registered entry.

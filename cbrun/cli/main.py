@@ -100,7 +100,8 @@ def train(
         raise click.UsageError("give a CONFIG, or --resume RUN_DIR")
     from cbrun.run.multi_worker import supervise_this_command
 
-    supervise_this_command(config, resume, [*overrides, *([f"name={name}"] if name else [])])
+    named = [*overrides, *([f"name={name}"] if name else [])]
+    supervise_this_command(config, resume, named, allow_plugins)
     run = api.train(
         config,
         overrides,
@@ -126,7 +127,8 @@ def train(
     help="Print each value the config sets with where it was set: file:line:col (in "
     "whichever file of an extends: chain) or the --set that set it.",
 )
-def validate(config, overrides, origins):
+@allow_plugin_option
+def validate(config, overrides, origins, allow_plugins):
     """Check CONFIG and print it resolved, every default filled in (the arguments of
     callbacks, the model, its layers, the optimizer, loss and metrics too), or its errors."""
     from rich.syntax import Syntax
@@ -135,7 +137,7 @@ def validate(config, overrides, origins):
     from cbrun.config import source as config_source
     from cbrun.config.loading import load_config
 
-    spec = load_config(config, list(overrides))
+    spec = load_config(config, list(overrides), allow_plugins)
     if origins:
         doc = config_source.load_document(config, list(overrides))
         for path, value, where in composition.origins(doc):
@@ -361,7 +363,7 @@ def trace(config, batches, overrides, runs_dir, allow_plugins, verbose):
     from cbrun.config.loading import load_config
     from cbrun.run.runner import train as run_training
 
-    spec = load_config(config, list(overrides))
+    spec = load_config(config, list(overrides), allow_plugins)
     if batches:
         spec = spec.model_copy(
             update={"fit": spec.fit.model_copy(update={"steps_per_execution": 1})}

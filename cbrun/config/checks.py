@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from cbrun.catalog.callbacks import PATH_ARGUMENTS, callback_registry
 from cbrun.catalog.keras_table import table
 from cbrun.catalog.models import OPTIMIZERS, installed_builders, model_names
-from cbrun.catalog.registry import did_you_mean, is_plugin
+from cbrun.catalog.registry import did_you_mean, is_plugin, plugin_refusal
 from cbrun.catalog.schedules import schedule_problems
 from cbrun.config import arguments
 from cbrun.config.paths import suggest_path
@@ -294,7 +294,26 @@ _CHECKS = (
 )
 
 
-def named_problems(spec, broken: frozenset = frozenset()) -> list[Found]:
+def _plugins(spec, allow_plugins) -> list[Found]:
+    """Every plugin reference against the allow-list (`plugins:` and `--allow-plugin`),
+    here, with its file:line and before TensorFlow, rather than once the run starts."""
+    allowed = set(spec.plugins) | set(allow_plugins)
+    named = []
+    if "model" in spec.model_fields_set and is_plugin(spec.model.name, model_names()):
+        if spec.model.name not in installed_builders():
+            named.append((("model", "name"), spec.model.name))
+    registry = callback_registry()
+    for index, item in enumerate(spec.callbacks if "callbacks" in spec.model_fields_set else []):
+        if is_plugin(item.name, registry):
+            named.append((("callbacks", index, "name"), item.name))
+    return [
+        (path, refusal, False)
+        for path, name in named
+        if (refusal := plugin_refusal(name, allowed)) is not None
+    ]
+
+
+def named_problems(spec, broken: frozenset = frozenset(), allow_plugins=()) -> list[Found]:
     """Problems of everything the config names, and of its cross-field rules, in one pass.
 
     `broken` holds the top-level sections that failed the schema (the spec has none of
@@ -307,5 +326,6 @@ def named_problems(spec, broken: frozenset = frozenset()) -> list[Found]:
     for check, needs in _CHECKS:
         if not needs & broken:
             found += check(spec)
+    found += _plugins(spec, allow_plugins)
     named = {path[:2] for path, _, _ in found} | {path[:1] for path, _, _ in found}
     return found + cross_field_problems(spec, broken, named)

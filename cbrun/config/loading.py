@@ -81,7 +81,7 @@ def _sound_sections(data: dict, error: ValidationError) -> tuple[RunSpec | None,
     return RunSpec.model_construct(**values), broken
 
 
-def validate(doc: Document, *, default_name: str = "run") -> RunSpec:
+def validate(doc: Document, *, default_name: str = "run", allow_plugins=()) -> RunSpec:
     """Validate a loaded document into a `RunSpec`; raise `ConfigError` listing every problem.
 
     One pass: the sections' schema, everything the config names and the rules between
@@ -100,7 +100,7 @@ def validate(doc: Document, *, default_name: str = "run") -> RunSpec:
     if spec is not None:
         problems += [
             Problem(doc.where(path, key=key), format_path(path), message)
-            for path, message, key in named_problems(spec, broken)
+            for path, message, key in named_problems(spec, broken, allow_plugins)
         ]
     if problems:
         raise ConfigError(_sorted_capped(problems))
@@ -112,18 +112,19 @@ def validate(doc: Document, *, default_name: str = "run") -> RunSpec:
     return _with_phases(spec, callback_registry())
 
 
-def load_config(path: str | Path, overrides: list[str] = ()) -> RunSpec:
+def load_config(path: str | Path, overrides: list[str] = (), allow_plugins=()) -> RunSpec:
     """Load, override and validate a config file.
 
     Args:
         path: the YAML file.
         overrides: `KEY=VALUE` strings, as given to `--set`.
+        allow_plugins: plugin modules allowed besides the config's `plugins:`.
 
     Raises:
         ConfigError: every problem found, one per line.
     """
     doc = load_document(path, overrides)
     stem = re.sub(r"[^A-Za-z0-9._-]", "-", Path(path).stem).strip("-._") or "run"
-    spec = validate(doc, default_name=stem.replace("_", "-"))
+    spec = validate(doc, default_name=stem.replace("_", "-"), allow_plugins=allow_plugins)
     spec._chain = doc.chain
     return spec

@@ -173,7 +173,7 @@ def supervise(argv: list[str], timeout: float, cluster: Cluster) -> int:
     return 128 - code if code < 0 else code  # killed by a signal: report it as a shell does
 
 
-def supervise_this_command(config, resume, overrides) -> None:
+def supervise_this_command(config, resume, overrides, allow_plugins=()) -> None:
     """Under multi_worker_mirrored, run this same `cbrun` command as a child and watch
     it (the strategy waits for its peers with no timeout of its own); exit with its code.
     Returns at once in the child, and for any other strategy."""
@@ -186,7 +186,7 @@ def supervise_this_command(config, resume, overrides) -> None:
         from cbrun.output.rundir import RunDir
 
         RunDir.open(Path(resume), finished=False)  # a missing or foreign folder: one line
-    spec = load_config(config or Path(resume) / CONFIG, overrides)
+    spec = load_config(config or Path(resume) / CONFIG, overrides, allow_plugins)
     if spec.distribute.strategy == "multi_worker_mirrored":
         argv = [sys.executable, "-m", "cbrun", *sys.argv[1:]]
         sys.exit(supervise(argv, spec.distribute.timeout_seconds, cluster_from_env()))

@@ -120,15 +120,14 @@ def train(
             `TrainResult` with its exit code.
     """
     refuse_capping_environment()
-    epochs = spec.fit.epochs if spec is not None else None
-    source = resuming.open_unfinished(resume, epochs) if resume is not None else None
+    epochs = spec.fit.epochs if spec is not None else None  # more than done: continue
+    source = None if resume is None else resuming.open_unfinished(resume, epochs)
     if source is not None:
         spec = resuming.resume_spec(source, spec)
     spec = resuming.self_contained(spec, allow_plugins, search_paths)
     with sink.capturing_output():  # a plugin's print() reaches train.log too
         training = _prepare(spec, source, sink, runs_dir=runs_dir, run_dir=run_dir, verbose=verbose)
-        training.log_every = log_every
-        training.extra = list(extra_callbacks)
+        training.log_every, training.extra = log_every, list(extra_callbacks)
         if trace_batches is not None:
             from cbrun.build.callbacks.tracing import HookTracer
 

@@ -11,6 +11,7 @@ import pytest
 
 from cbrun.catalog.datasets import array_headers
 from cbrun.config.loading import load_config
+from cbrun.config.shapes import resolve_flatten
 from cbrun.errors import ConfigError
 
 HEAD = "compile: {optimizer: adam, loss: sparse_categorical_crossentropy}\nfit: {epochs: 1}\n"
@@ -98,3 +99,13 @@ def test_arrays_that_claim_more_than_the_memory_are_refused_before_loading(write
 def test_headers_of_a_file_that_is_no_npz_are_empty(tmp_path):
     (tmp_path / "x.npz").write_bytes(b"not a zip")
     assert array_headers(tmp_path / "x.npz") == {}
+
+
+def test_resolve_flatten_as_a_function():
+    from cbrun.config.spec import DataSpec
+
+    assert resolve_flatten(DataSpec(), "mlp") is True
+    assert resolve_flatten(DataSpec(), "cnn") is False
+    assert resolve_flatten(DataSpec(), "pkg.mod:build") is False  # a plugin gets the images
+    assert resolve_flatten(DataSpec(flatten=True), "cnn") is True  # as set (then refused)
+    assert resolve_flatten(DataSpec(dataset="arrays", source="path", path="x.npz"), "mlp") is False
