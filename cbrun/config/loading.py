@@ -24,7 +24,7 @@ from cbrun.errors import ConfigError, Problem
 MAX_PROBLEMS = 20
 
 
-def _sorted_capped(problems: list[Problem]) -> list[Problem]:
+def sorted_capped(problems: list[Problem]) -> list[Problem]:
     def order(problem: Problem):
         numbers = re.findall(r":(\d+):(\d+)$", problem.where)
         return (0, int(numbers[0][0]), int(numbers[0][1])) if numbers else (1, 0, 0)
@@ -103,7 +103,7 @@ def validate(doc: Document, *, default_name: str = "run", allow_plugins=()) -> R
             for path, message, key in named_problems(spec, broken, allow_plugins)
         ]
     if problems:
-        raise ConfigError(_sorted_capped(problems))
+        raise ConfigError(sorted_capped(problems))
     if spec.name is None:
         spec = spec.model_copy(update={"name": default_name})
     # `auto` decided once, here: every later step (data, resume, config.yaml) sees a bool.

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import yaml
 
-from cbrun.config.loading import load_config
+from cbrun.config.loading import load_config, sorted_capped
+from cbrun.config.source import load_document
 from cbrun.config.spec import RunSpec
 from cbrun.errors import ConfigError, Problem, UsageError
 
@@ -43,18 +44,33 @@ def check_sweep(config: Path, spec: RunSpec) -> None:
 
     if spec.sweep is None:
         raise UsageError(f"{config}: no sweep: section (objective, space, ...) to run")
+    doc = load_document(config)  # for the file:line of each problem below
+
+    def where(*path) -> str:
+        return doc.where(("sweep", *path), key=True)
+
     problems = []
     for key, dimension in spec.sweep.space.items():
         for value in _samples(dimension):
             try:
                 load_config(config, overrides_for({key: value}))
             except ConfigError as error:
-                problems.extend(p for p in error.problems if p not in problems)
+                # A sampled value's problem is the space key's, at its line in the file.
+                found = [
+                    Problem(where("space", key), p.path, p.message)
+                    if p.where.startswith("--set ")
+                    else p
+                    for p in error.problems
+                ]
+                problems.extend(p for p in found if p not in problems)
                 break
+
     if spec.sweep.sampler == "grid":
         problems.extend(
             Problem(
-                str(config), f"sweep.space.{key}", f"sampler grid takes choice lists, not {d.kind}"
+                where("space", key),
+                f"sweep.space.{key}",
+                f"sampler grid takes choice lists, not {d.kind}",
             )
             for key, d in spec.sweep.space.items()
             if d.kind != "choice"
@@ -66,10 +82,14 @@ def check_sweep(config: Path, spec: RunSpec) -> None:
 
         message = f"the run never logs '{monitor}'; it logs {', '.join(sorted(keys))}"
         problems.append(
-            Problem(str(config), "sweep.objective.monitor", message + did_you_mean(monitor, keys))
+            Problem(
+                where("objective", "monitor"),
+                "sweep.objective.monitor",
+                message + did_you_mean(monitor, keys),
+            )
         )
     if problems:
-        raise ConfigError(problems)
+        raise ConfigError(sorted_capped(problems))
 
 
 def trial_seed(seed: int, trial_number: int) -> int:

@@ -120,3 +120,20 @@ def test_the_space_as_sweep_json_keeps_it():
         "compile.optimizer.args.learning_rate": {"log_uniform": [1e-4, 1e-2]},
         "fit.batch_size": {"integer": [16, 64]},
     }
+
+
+def test_grid_and_objective_problems_name_their_line(tmp_path):
+    config = tmp_path / "sweep.yaml"
+    config.write_text(
+        SWEEP.read_text()
+        .replace("monitor: val_accuracy", "monitor: val_acc")
+        .replace("sampler: tpe ", "sampler: grid")
+    )
+    with pytest.raises(ConfigError) as caught:
+        check_sweep(config, load_config(config))
+    lines = str(caught.value).replace(str(config), "F").splitlines()
+    assert lines[0].startswith("F:14:15: sweep.objective.monitor: the run never logs 'val_acc'")
+    assert lines[1] == (
+        "F:21:5: sweep.space.compile.optimizer.args.learning_rate: sampler grid takes choice "
+        "lists, not log_uniform"
+    )

@@ -136,12 +136,12 @@ def test_a_sweep_is_checked_before_anything_runs(tmp_path, cli):
     )
     result = cli("sweep", config, "--runs-dir", tmp_path / "runs")
     assert result.exit_code == 2
+    # Each at its line in the file (the space key's line for a value it would set), in order.
     assert result.stderr.splitlines() == [
-        "Error: --set model.args.unitz=[8]: model.args.unitz: unknown argument of mlp "
-        "(did you mean 'units'?)",
-        f"Error: {config}: sweep.objective.monitor: the run never logs 'val_acc'; it logs "
+        f"Error: {config}:13:15: sweep.objective.monitor: the run never logs 'val_acc'; it logs "
         "accuracy, learning_rate, loss, val_accuracy, val_loss "
         "(did you mean 'val_accuracy'?)",
+        f"Error: {config}:19:5: model.args.unitz: unknown argument of mlp (did you mean 'units'?)",
     ]
     assert not (tmp_path / "runs").exists()
 
