@@ -55,9 +55,63 @@ def _too_big(data) -> list:
     return [(("data", "path"), message, False)]
 
 
+# Bytes a trainable float32 parameter costs while training: its value, its gradient and
+# two optimizer slots (Adam's moments).
+BYTES_PER_PARAMETER = 4 * 4
+
+
+def _whole(values) -> list[int] | None:
+    ok = isinstance(values, (list, tuple)) and all(
+        isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in values
+    )
+    return list(values) if ok else None
+
+
+def parameter_estimate(spec, shape: tuple, classes: int) -> int | None:
+    """The built-in builders' parameter count from their arguments (None: not known)."""
+    name, args, size = spec.model.name, spec.model.args, math.prod(shape)
+    if name == "linear":
+        return size + 1
+    if name == "mlp":
+        units = _whole(args.get("units", [64]))
+        if units is None:
+            return None
+        sizes = [size, *units, classes]
+        return sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
+    if name == "cnn" and len(shape) == 3:
+        filters, dense = _whole(args.get("filters", [32, 64])), args.get("dense", 128)
+        if filters is None or _whole([dense]) is None:
+            return None
+        height, width, channels = shape
+        params = 0
+        for count in filters:
+            params += 9 * channels * count + count
+            height, width, channels = max(height // 2, 1), max(width // 2, 1), count
+        return params + (height * width * channels + 1) * dense + (dense + 1) * classes
+    return None
+
+
+def _too_many_parameters(spec) -> list:
+    data = spec.data
+    shape = _feature_shape(data, resolve_flatten(data, spec.model.name))
+    memory = memory_bytes()
+    if shape is None or memory is None:
+        return []
+    classes = data.num_classes or (10 if data.dataset != "arrays" else 1)
+    params = parameter_estimate(spec, shape, classes)
+    if params is None or params * BYTES_PER_PARAMETER <= memory:
+        return []
+    need = params * BYTES_PER_PARAMETER / 2**30
+    message = (
+        f"model {spec.model.name} would have about {params:,} parameters, {need:,.1f} GiB to "
+        f"train (weights, gradients, optimizer slots); this machine has {memory / 2**30:,.1f} GiB"
+    )
+    return [(("model", "args"), message, False)]
+
+
 def shape_problems(spec) -> list:
-    """The model against the data's shape, and the data against the machine's memory."""
-    found = _too_big(spec.data)
+    """The model against the data's shape, and both against the machine's memory."""
+    found = _too_big(spec.data) or _too_many_parameters(spec)
     if found:
         return found
     name, data = spec.model.name, spec.data

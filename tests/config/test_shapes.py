@@ -109,3 +109,32 @@ def test_resolve_flatten_as_a_function():
     assert resolve_flatten(DataSpec(), "pkg.mod:build") is False  # a plugin gets the images
     assert resolve_flatten(DataSpec(flatten=True), "cnn") is True  # as set (then refused)
     assert resolve_flatten(DataSpec(dataset="arrays", source="path", path="x.npz"), "mlp") is False
+
+
+@pytest.mark.parametrize(
+    ("model", "params"),
+    [
+        ("{name: mlp, args: {units: [64]}}", 784 * 64 + 64 + 64 * 10 + 10),
+        ("{name: linear}", 785),
+        ("{name: cnn, args: {filters: [4], dense: 8}}", 9 * 4 + 4 + (14 * 14 * 4 + 1) * 8 + 9 * 10),
+    ],
+)
+def test_parameter_estimates_match_what_keras_builds(model, params, write_config):
+    from cbrun.build import models
+    from cbrun.config.shapes import parameter_estimate
+
+    name = "linear" if "linear" in model else "other"
+    spec = load_config(write_config(f"model: {model}\n" + head(name)))
+    shape = (28, 28, 1) if "cnn" in model else (784,)
+    assert parameter_estimate(spec, shape, 10) == params
+    built = getattr(models, spec.model.name)(shape, 10, **spec.model.args)  # the real thing
+    assert built.count_params() == params
+
+
+def test_a_model_too_big_for_the_memory_is_refused_with_its_estimate(write_config):
+    path = write_config("model: {name: mlp, args: {units: [1000000000]}}\n" + HEAD)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    (line,) = str(caught.value).splitlines()
+    assert ":1:26: model.args: model mlp would have about 795,000,000,010 parameters" in line
+    assert "GiB to train (weights, gradients, optimizer slots); this machine has" in line
