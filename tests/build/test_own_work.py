@@ -111,9 +111,10 @@ def test_a_model_plugin_outside_the_allow_list_is_never_imported(tmp_path, cli):
     )
     result = cli("train", config, "--runs-dir", tmp_path / "runs")
     assert result.exit_code == 2
+    # A config problem now, at its file:line (issue 22), still before anything is imported.
     assert result.stderr == (
-        "Error: model.name: plugin 'my_models:build_net' is not allowed: list my_models under "
-        "plugins: in the config, or pass --allow-plugin my_models\n"
+        f"Error: {config}:6:15: model.name: plugin 'my_models:build_net' is not allowed: list "
+        "my_models under plugins: in the config, or pass --allow-plugin my_models\n"
     )
     assert not marker.exists() and not (tmp_path / "runs").exists()
 

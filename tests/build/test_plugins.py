@@ -33,9 +33,10 @@ def test_plugin_outside_allow_list_is_never_imported(tiny_config, train, tmp_pat
     (config.parent / "sentinel_mod.py").write_text(SENTINEL.format(marker=str(marker)))
     result, run = train(config)
     assert result.exit_code == 2
+    # A config problem now, at its file:line (issue 22), still before anything is imported.
     assert result.stderr.strip() == (
-        "Error: callbacks[0].name: plugin 'sentinel_mod:Spy' is not allowed: list sentinel_mod "
-        "under plugins: in the config, or pass --allow-plugin sentinel_mod"
+        f"Error: {config}:27:9: callbacks[0].name: plugin 'sentinel_mod:Spy' is not allowed: "
+        "list sentinel_mod under plugins: in the config, or pass --allow-plugin sentinel_mod"
     )
     assert not marker.exists() and run is None
 

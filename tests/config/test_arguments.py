@@ -76,7 +76,8 @@ REJECTED = {
 
 def test_a_rich_valid_config_is_accepted(validator, write_config, cli):
     assert list(validator.iter_errors(_data(VALID))) == []
-    result = cli("validate", write_config(VALID))
+    # Its plugin callback is allowed on the command line, as train would be told.
+    result = cli("validate", write_config(VALID), "--allow-plugin", "my_plugins")
     assert result.exit_code == 0, result.output
 
 
