@@ -8,6 +8,8 @@ Their names and arguments are recorded in the catalog's table
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from cbrun.catalog.models import INJECTED, OPTIMIZERS, installed_builders
 from cbrun.catalog.registry import Registry
 from cbrun.errors import UsageError
@@ -152,8 +154,20 @@ def build_model(spec, input_shape, num_classes: int | None = 10, search_paths=()
     except (TypeError, ValueError) as error:
         raise UsageError(f"model: {name}: {error}") from None
     _ensure_uncompiled_model(model, name)
+    if spec.model.init_from:
+        _start_from(model, Path(spec.model.init_from) / "model.keras")
     optimizer = build_optimizer(spec.compile.optimizer.name, spec.compile.optimizer.args)
     return model, optimizer
+
+
+def _start_from(model, path: Path) -> None:
+    """Fine-tuning: the weights of another run's model (safe mode), variable for variable."""
+    keras = load_keras()
+    try:
+        source = keras.models.load_model(path, safe_mode=True, compile=False)
+        model.set_weights(source.get_weights())
+    except (ValueError, OSError) as error:
+        raise UsageError(f"model.init_from: {path}: its weights do not fit ({error})") from None
 
 
 def _plugin_builder(spec, search_paths):

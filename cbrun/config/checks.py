@@ -23,7 +23,7 @@ from cbrun.catalog.registry import did_you_mean, is_plugin, plugin_refusal
 from cbrun.catalog.schedules import schedule_problems
 from cbrun.config import arguments
 from cbrun.config.paths import suggest_path
-from cbrun.config.shapes import shape_problems
+from cbrun.config.shapes import init_from_problems, shape_problems
 from cbrun.config.yaml_loader import Document, describe_value, format_path
 from cbrun.errors import Problem
 
@@ -291,6 +291,7 @@ _CHECKS = (
     (_loss_and_metrics, {"compile"}),
     (_callbacks, {"callbacks"}),
     (shape_problems, {"data", "model"}),
+    (init_from_problems, {"data", "model"}),
 )
 
 

@@ -12,8 +12,11 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import yaml
+
 from cbrun.catalog.datasets import IMAGES, array_headers, memory_bytes
 from cbrun.catalog.models import MODEL_INPUTS
+from cbrun.config.spec import DataSpec
 
 
 def resolve_flatten(data, model_name: str) -> bool:
@@ -132,3 +135,31 @@ def shape_problems(spec) -> list:
             False,
         )
     ]
+
+
+def init_from_problems(spec) -> list:
+    """`model.init_from`: a finished run folder with a model.keras of the same model, fed
+    data of the same shape (its weights must fit this model, variable for variable)."""
+    source = spec.model.init_from
+    if not source:
+        return []
+    where, folder = ("model", "init_from"), Path(source)
+    if not (folder / "model.keras").is_file() or not (folder / "config.yaml").is_file():
+        message = f"{source}: not a finished run folder (no model.keras and config.yaml)"
+        return [(where, message, False)]
+    try:  # a run's config.yaml is resolved: read as data, no second validation needed
+        theirs = yaml.safe_load((folder / "config.yaml").read_text(encoding="utf-8"))
+        model, data = theirs["model"], DataSpec.model_validate(theirs["data"])
+    except (OSError, ValueError, KeyError, TypeError, yaml.YAMLError) as error:
+        return [(where, f"{source}: its config.yaml is not a run's ({error})", False)]
+    mine = _feature_shape(spec.data, resolve_flatten(spec.data, spec.model.name))
+    their_shape = _feature_shape(data, resolve_flatten(data, model.get("name", "")))
+    same = (model.get("name"), model.get("args", {})) == (spec.model.name, spec.model.args)
+    if same and (None in (mine, their_shape) or mine == their_shape):
+        return []
+    message = (
+        f"{source} trained model {model.get('name')} {model.get('args', {})} on samples of "
+        f"shape {their_shape}; this run builds {spec.model.name} {spec.model.args} on {mine}: "
+        "its weights would not fit"
+    )
+    return [(where, message, False)]

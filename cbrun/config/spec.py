@@ -73,6 +73,9 @@ class ModelSpec(_Section):
 
     name: str
     args: dict[str, Any] = {}
+    # A finished run folder whose model.keras weights this run starts from (fine-tuning):
+    # the same model and data shape, checked before TensorFlow (cbrun/config/shapes.py).
+    init_from: str | None = None
 
 
 class OptimizerSpec(_Section):

@@ -19,10 +19,16 @@ from cbrun.run import checkpoints
 
 
 def absolute_paths(spec: RunSpec) -> RunSpec:
-    """The run's config.yaml must work from any folder: make data.path absolute."""
+    """The run's config.yaml must work from any folder: make data.path and
+    model.init_from absolute."""
     if spec.data.path and not Path(spec.data.path).is_absolute():
         data = spec.data.model_copy(update={"path": str(Path(spec.data.path).resolve())})
-        return spec.model_copy(update={"data": data})
+        spec = spec.model_copy(update={"data": data})
+    if spec.model.init_from and not Path(spec.model.init_from).is_absolute():
+        model = spec.model.model_copy(
+            update={"init_from": str(Path(spec.model.init_from).resolve())}
+        )
+        spec = spec.model_copy(update={"model": model})
     return spec
 
 
