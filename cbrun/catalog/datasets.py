@@ -7,6 +7,7 @@ the arrays themselves.
 
 from __future__ import annotations
 
+import functools
 import os
 import zipfile
 from pathlib import Path
@@ -28,7 +29,19 @@ def names_in(path: Path) -> set[str]:
 
 def array_headers(path: Path) -> dict[str, tuple[tuple, np.dtype]]:
     """`{name: (shape, dtype)}` of each array in an .npz, from the `.npy` headers inside
-    its zip (a few bytes each; no data read). Empty when the file cannot be read so."""
+    its zip (a few bytes each; no data read). Empty when the file cannot be read so.
+
+    One config check asks several times (memory, shape, init_from): read once per
+    version of the file."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return {}
+    return dict(_headers(str(path), stat.st_mtime_ns, stat.st_size))
+
+
+@functools.lru_cache(maxsize=16)
+def _headers(path: str, mtime_ns: int, size: int) -> dict[str, tuple[tuple, np.dtype]]:
     found = {}
     try:
         with zipfile.ZipFile(path) as archive:
