@@ -208,14 +208,9 @@ def _in_supervised_worker() -> bool:
 
 
 def _train_spec(spec, sink, **options) -> Run:
-    """`runner.train` from a cleared Keras session (uids, layer names, global state)."""
+    """`runner.train`, its result as a `Run`."""
     from cbrun.run.runner import train as run_training
-    from cbrun.tensorflow_loader import import_tensorflow, load_keras
 
-    import_tensorflow(options.get("verbose", False))
-    keras = load_keras()
-
-    keras.backend.clear_session()
     result = run_training(spec, sink=sink, **options)
     return Run(result.run_dir, result.exit_code)
 

@@ -27,16 +27,32 @@ def names_in(path: Path) -> set[str]:
         return set()
 
 
+REQUIRED = ("x_train", "y_train", "x_test", "y_test")
+NPY_MAGIC = b"\x93NUMPY"
+
+
+class Unreadable(ValueError):
+    """An arrays file that cannot be read as an `.npz`; the message says why."""
+
+
 def array_headers(path: Path) -> dict[str, tuple[tuple, np.dtype]]:
     """`{name: (shape, dtype)}` of each array in an .npz, from the `.npy` headers inside
-    its zip (a few bytes each; no data read). Empty when the file cannot be read so.
+    its zip (a few bytes each; no data read). Empty when the file cannot be read so."""
+    try:
+        return read_headers(path)
+    except Unreadable:
+        return {}
+
+
+def read_headers(path: Path) -> dict[str, tuple[tuple, np.dtype]]:
+    """`array_headers`, or `Unreadable` saying why the file is not an `.npz`.
 
     One config check asks several times (memory, shape, init_from): read once per
     version of the file."""
     try:
         stat = os.stat(path)
-    except OSError:
-        return {}
+    except OSError as error:
+        raise Unreadable(error.strerror or str(error)) from None
     return dict(_headers(str(path), stat.st_mtime_ns, stat.st_size))
 
 
@@ -55,9 +71,65 @@ def _headers(path: str, mtime_ns: int, size: int) -> dict[str, tuple[tuple, np.d
                     )
                     shape, _, dtype = read(stream)
                 found[member.removesuffix(".npy")] = (tuple(shape), dtype)
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError):
-        return {}
+    except zipfile.BadZipFile:
+        raise Unreadable(_not_a_zip(path)) from None
+    except (OSError, ValueError, EOFError, zipfile.LargeZipFile) as error:
+        raise Unreadable(f"a damaged .npz ({error})") from None
     return found
+
+
+def _not_a_zip(path: str) -> str:
+    with open(path, "rb") as stream:
+        start = stream.read(len(NPY_MAGIC))
+    if start == NPY_MAGIC:
+        return (
+            "a single .npy array; cbrun reads an .npz of named arrays: "
+            "np.savez(path, x_train=..., y_train=..., x_test=..., y_test=...)"
+        )
+    return "not an .npz (the zip that np.savez writes), or a truncated one"
+
+
+def _kind(dtype: np.dtype) -> str | None:
+    """Why a dtype cannot be fed, in words, or None when it is a real number type."""
+    if dtype.hasobject:
+        return "holds Python objects (pickled, or rows of different lengths)"
+    if not np.issubdtype(dtype, np.number) or np.issubdtype(dtype, np.complexfloating):
+        return f"has dtype {dtype}; it must hold real numbers"
+    return None
+
+
+def layout_problem(arrays: dict[str, tuple[tuple, np.dtype]]) -> str | None:
+    """What is wrong with the arrays' names, shapes and dtypes, in words, or None.
+
+    Asked of the headers while the config is checked and of the arrays once loaded, so
+    both say the same; values (finite, label range) are checked once loaded."""
+    missing = [name for name in REQUIRED if name not in arrays]
+    if missing:
+        held = ", ".join(sorted(arrays)) or "none"
+        return f"missing arrays {', '.join(missing)} (it has {held})"
+    if ("x_val" in arrays) != ("y_val" in arrays):
+        return "x_val and y_val go together; the file has only one of them"
+    splits = [s for s in ("train", "val", "test") if f"x_{s}" in arrays]
+    for name in [f"{axis}_{split}" for split in splits for axis in "xy"]:
+        problem = _kind(arrays[name][1])
+        if problem:
+            return f"{name} {problem}"
+    regression = all(np.issubdtype(arrays[f"y_{s}"][1], np.floating) for s in splits)
+    rows = arrays["x_train"][0][1:]
+    for split in splits:
+        (x_shape, _), (y_shape, y_dtype) = arrays[f"x_{split}"], arrays[f"y_{split}"]
+        if len(x_shape) < 2 or x_shape[0] == 0:
+            return f"x_{split} has shape {x_shape}; expected (samples, features...)"
+        if len(y_shape) != 1 or y_shape[0] != x_shape[0]:
+            return f"y_{split} has shape {y_shape}; expected ({x_shape[0]},), one per x_{split} row"
+        if x_shape[1:] != rows:
+            return f"x_{split} has rows of shape {x_shape[1:]}, x_train {rows}"
+        if not regression and not np.issubdtype(y_dtype, np.integer):
+            return (
+                f"y_{split} has dtype {y_dtype}; labels are integers "
+                "(or every y float: a regression)"
+            )
+    return None
 
 
 def memory_bytes() -> int | None:

@@ -253,8 +253,8 @@ def _loss_and_metrics(spec) -> list[Found]:
 def _data(spec) -> list[Found]:
     data = spec.data
     if data.dataset == "arrays" and data.source != "path":
-        message = "dataset: arrays reads your .npz: set source: path and data.path"
-        return [(("data", "source"), message, False)]
+        message = "dataset: arrays reads your own .npz: set data.path to it"
+        return [(("data", "dataset"), message, False)]
     if data.num_classes is not None and data.dataset != "arrays":
         message = f"num_classes is read for dataset: arrays only ({data.dataset} has 10)"
         return [(("data", "num_classes"), message, True)]

@@ -14,7 +14,14 @@ from pathlib import Path
 
 import yaml
 
-from cbrun.catalog.datasets import IMAGES, array_headers, memory_bytes
+from cbrun.catalog.datasets import (
+    IMAGES,
+    Unreadable,
+    array_headers,
+    layout_problem,
+    memory_bytes,
+    read_headers,
+)
 from cbrun.catalog.models import MODEL_INPUTS
 from cbrun.config.spec import DataSpec
 
@@ -38,6 +45,17 @@ def _feature_shape(data, flatten: bool) -> tuple | None:
     else:
         shape = IMAGES[data.dataset]
     return (math.prod(shape),) if flatten else tuple(shape)
+
+
+def _layout(data) -> list:
+    """An arrays file that is not an .npz of the four arrays, from its headers alone."""
+    if data.dataset != "arrays" or not data.path or not Path(data.path).is_file():
+        return []  # a missing path is the data checks' to say
+    try:
+        problem = layout_problem(read_headers(Path(data.path)))
+    except Unreadable as error:
+        problem = str(error)
+    return [(("data", "path"), f"{data.path}: {problem}", False)] if problem else []
 
 
 def _too_big(data) -> list:
@@ -114,7 +132,7 @@ def _too_many_parameters(spec) -> list:
 
 def shape_problems(spec) -> list:
     """The model against the data's shape, and both against the machine's memory."""
-    found = _too_big(spec.data) or _too_many_parameters(spec)
+    found = _too_big(spec.data) or _layout(spec.data) or _too_many_parameters(spec)
     if found:
         return found
     name, data = spec.model.name, spec.data

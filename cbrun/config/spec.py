@@ -67,6 +67,13 @@ class DataSpec(_Section):
     # `arrays` only: the class count (default: one more than the largest label).
     num_classes: int | None = Field(None, gt=0, le=MAX_CLASSES)
 
+    @model_validator(mode="after")
+    def _path_means_path(self):
+        # `auto` picks where the data comes from; a path given is the answer.
+        if self.source == "auto" and self.path is not None:
+            self.source = "path"
+        return self
+
 
 class ModelSpec(_Section):
     """A registered model builder and its arguments."""

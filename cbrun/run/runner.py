@@ -160,6 +160,7 @@ def _prepare(spec: RunSpec, source, sink, *, runs_dir, run_dir, verbose) -> _Tra
     warn_legacy_idioms(check_plugins(spec), search_paths, sink)
     dataset = load_configured(spec.data, sink.line)
     import_tensorflow(verbose)
+    load_keras().backend.clear_session()  # what an earlier run in this process left
     # Before the run folder exists: a strategy that cannot start leaves nothing behind.
     strategy = make_strategy(spec.distribute, spec.fit.batch_size, sink.line)
     run = resuming.held_folder(

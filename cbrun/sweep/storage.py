@@ -7,10 +7,27 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from pathlib import Path
 
 from cbrun.errors import UsageError
 from cbrun.sweep.space import make_pruner, make_sampler
+
+IN_MEMORY = ("sqlite://", "sqlite:///:memory:")
+
+
+def check_url(url: str | None, name: str | None) -> None:
+    """Refuse, before anything is written, a storage URL or study name no sweep can use."""
+    if url is not None:
+        if not url.strip():
+            raise UsageError("--storage is empty: leave it out for SQLite in the sweep folder")
+        if url.split("?")[0] in IN_MEMORY:
+            raise UsageError(
+                f"--storage {url}: an in-memory database, which workers cannot share and "
+                "--resume cannot find; give a file, e.g. sqlite:///sweeps/study.db"
+            )
+    if name is not None and not name.strip():
+        raise UsageError("--study is empty: leave it out to use the config's name")
 
 
 def open_study(url: str, name: str, spec):
@@ -22,14 +39,18 @@ def open_study(url: str, name: str, spec):
     with "database is locked". A storage that cannot be opened is one line, exit 2.
     """
     import optuna
-    from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+    from sqlalchemy.exc import ArgumentError, SAWarning, SQLAlchemyError
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
     for attempt in range(5):
         try:
+            with warnings.catch_warnings():
+                # A URL argument the driver ignores would be a warning on the console.
+                warnings.simplefilter("error", SAWarning)
+                storage = optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
             study = optuna.create_study(
-                storage=optuna.storages.RDBStorage(url, engine_kwargs=kwargs),
+                storage=storage,
                 study_name=name,
                 direction="maximize" if spec.sweep.objective.mode == "max" else "minimize",
                 sampler=make_sampler(spec),
@@ -37,7 +58,7 @@ def open_study(url: str, name: str, spec):
                 load_if_exists=True,
             )
             return _same_search(study, url, name, spec)
-        except ArgumentError as error:
+        except (ArgumentError, SAWarning) as error:
             raise UsageError(f"--storage {url}: {error}") from None
         except ImportError as error:  # the database's driver
             cause = f" ({error.__cause__})" if error.__cause__ else ""

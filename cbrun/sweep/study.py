@@ -41,7 +41,7 @@ from cbrun.sweep.space import (
     space_summary,
     suggest,
 )
-from cbrun.sweep.storage import check_holds, never_less, open_study, recorded_state
+from cbrun.sweep.storage import check_holds, check_url, never_less, open_study, recorded_state
 from cbrun.tensorflow_loader import import_tensorflow, load_keras, load_tensorflow
 
 STORAGE = "study.db"
@@ -361,6 +361,7 @@ def start(
     """A new sweep folder for `config` (checked first)."""
     from cbrun.output.rundir import RunDir
 
+    check_url(storage, study)
     spec = load_config(config, list(overrides))
     check_sweep(Path(config), spec)
     folder = RunDir.create(Path(runs_dir or spec.output.runs_dir), f"{spec.name}-sweep").path

@@ -151,67 +151,153 @@ def test_a_model_plugin_that_does_not_fit_is_one_line(model, message, tmp_path, 
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
 
 
+def _never_tensorflow(monkeypatch):
+    """Fail the test if anything asks for TensorFlow (it is loaded in this process)."""
+    import cbrun.run.runner
+    import cbrun.tensorflow_loader
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("TensorFlow was asked for before the data was checked")
+
+    monkeypatch.setattr(cbrun.tensorflow_loader, "import_tensorflow", refuse)
+    monkeypatch.setattr(cbrun.run.runner, "import_tensorflow", refuse)
+
+
 @pytest.mark.parametrize(
     "changes,message",
     [
         ({"y_train": np.full(240, 7)}, "labels run from 0 to 7; 3 classes need 0-2"),
-        ({"y_test": np.zeros(5, int)}, "y_test has shape (5,); expected (90,), one per x_test row"),
+        ({"y_train": np.full(240, -1)}, "labels run from -1 to 2; 3 classes need 0-2"),
         (
             {"x_val": np.full((60, 6, 5, 2), np.nan, np.float32)},
             "x_val holds NaN or infinite values",
         ),
         (
-            {"x_test": np.zeros((90, 4), np.float32)},
-            "x_test has rows of shape (4,), x_train (6, 5, 2)",
-        ),
-        ({"y_val": None}, "x_val and y_val go together; the file has only one of them"),
-        (
-            {"x_train": None},
-            "missing arrays x_train (it has x_test, x_val, y_test, y_train, y_val)",
+            {"x_test": np.full((90, 6, 5, 2), -np.inf, np.float32)},
+            "x_test holds NaN or infinite values",
         ),
     ],
-    ids=["labels out of range", "lengths", "NaN", "shapes", "half a validation pair", "missing"],
+    ids=["labels above the classes", "negative labels", "NaN", "infinite"],
 )
-def test_bad_arrays_are_one_line_naming_the_file_and_array(changes, message, tmp_path, cli):
+def test_bad_values_are_one_line_before_tensorflow(changes, message, tmp_path, cli, monkeypatch):
     config = _work(tmp_path / "w", marker_exists=True)
     data = _arrays(config.parent / "data.npz", **changes)
-    if "7" in message:  # the labels' range is checked against the classes the config gives
-        text = config.read_text()
-        config.write_text(text.replace("flatten: false}", "flatten: false, num_classes: 3}"))
+    text = config.read_text()  # the labels' range is checked against the classes given
+    config.write_text(text.replace("flatten: false}", "flatten: false, num_classes: 3}"))
+    _never_tensorflow(monkeypatch)
     result = cli("train", config, "--runs-dir", tmp_path / "runs")
     assert result.exit_code == 2
-    assert result.stderr == f"Error: {data}: {message}\n"
+    assert result.stderr.startswith(f"Error: {data}: {message}")
+    assert len(result.stderr.splitlines()) == 1
     assert not (tmp_path / "runs").exists()
 
 
-def test_pickled_arrays_are_refused(tmp_path, cli):
+def _write_raw(path: Path, kind: str) -> None:
+    """Files that are not an .npz of numbers, each its own way."""
+    if kind == "a .npy":
+        np.save(path.with_suffix(".npy"), np.zeros((4, 2)))
+        path.with_suffix(".npy").rename(path)
+    elif kind == "text":
+        path.write_text("x_train,y_train\n1,2\n")
+    elif kind == "truncated":
+        _arrays(path)
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    elif kind == "empty file":
+        path.write_bytes(b"")
+
+
+ARRAY_LAYOUTS = [
+    ({"y_test": np.zeros(5, int)}, "y_test has shape (5,); expected (90,), one per x_test row"),
+    ({"x_test": np.zeros((90, 4), np.float32)}, "x_test has rows of shape (4,), x_train (6, 5, 2)"),
+    ({"y_val": None}, "x_val and y_val go together; the file has only one of them"),
+    ({"x_train": None}, "missing arrays x_train (it has x_test, x_val, y_test, y_train, y_val)"),
+    (
+        {"x_train": np.array([{"a": 1}] * 240, dtype=object)},
+        "x_train holds Python objects (pickled, or rows of different lengths)",
+    ),
+    (
+        {"x_test": np.array([np.zeros(3), np.zeros(4)] + [np.zeros(2)] * 88, dtype=object)},
+        "x_test holds Python objects (pickled, or rows of different lengths)",
+    ),
+    ({"y_train": np.array(["cat"] * 240)}, "y_train has dtype <U3; it must hold real numbers"),
+    ({"x_val": np.zeros((60, 6, 5, 2), complex)}, "x_val has dtype complex128; it must hold"),
+    ({"x_train": np.zeros((0, 6, 5, 2))}, "x_train has shape (0, 6, 5, 2); expected (samples,"),
+    ({"x_test": np.zeros(90)}, "x_test has shape (90,); expected (samples, features...)"),
+    ("a .npy", "a single .npy array; cbrun reads an .npz of named arrays: np.savez(path, x_train"),
+    ("text", "not an .npz (the zip that np.savez writes), or a truncated one"),
+    ("truncated", "not an .npz (the zip that np.savez writes), or a truncated one"),
+    ("empty file", "not an .npz (the zip that np.savez writes), or a truncated one"),
+]
+
+
+@pytest.mark.parametrize(
+    "changes,message",
+    ARRAY_LAYOUTS,
+    ids=[
+        "lengths",
+        "shapes",
+        "half a validation pair",
+        "missing",
+        "pickled",
+        "ragged",
+        "string labels",
+        "complex",
+        "no rows",
+        "one dimension",
+        "a .npy",
+        "text",
+        "truncated",
+        "empty file",
+    ],  # fmt: skip
+)
+def test_arrays_that_cannot_train_are_a_config_line_from_their_headers(
+    changes, message, tmp_path, cli
+):
     config = _work(tmp_path / "w", marker_exists=True)
     data = config.parent / "data.npz"
-    np.savez(
-        data,
-        x_train=np.array([{"a": 1}], dtype=object),
-        y_train=np.zeros(1),
-        x_val=np.zeros((1, 2)),
-        y_val=np.zeros(1),
-        x_test=np.zeros((1, 2)),
-        y_test=np.zeros(1),
-    )
+    if isinstance(changes, str):
+        _write_raw(data, changes)
+    else:
+        _arrays(data, **changes)
+    result = cli("validate", config)
+    assert result.exit_code == 2
+    (line,) = result.stderr.splitlines()
+    column = CONFIG.splitlines()[4].index("{data}")  # 1-based, less the template's one {
+    assert line.startswith(f"Error: {config}:5:{column}: data.path: {data}: {message}")
+
+
+def test_train_refuses_bad_headers_before_tensorflow_and_writes_nothing(tmp_path, cli, monkeypatch):
+    config = _work(tmp_path / "w", marker_exists=True)
+    _arrays(config.parent / "data.npz", x_train=np.array([[1, 2]], dtype=object))
+    _never_tensorflow(monkeypatch)
     result = cli("train", config, "--runs-dir", tmp_path / "runs")
     assert result.exit_code == 2
-    assert result.stderr.startswith(f"Error: {data}: not a readable .npz file of arrays (")
-    assert "allow_pickle" in result.stderr
+    assert "data.path:" in result.stderr and "x_train holds Python objects" in result.stderr
+    assert not (tmp_path / "runs").exists()
 
 
-def test_arrays_need_source_path(write_config, cli):
+def test_arrays_need_a_path(write_config, cli):
     config = write_config(
         "data: {dataset: arrays}\nmodel: {name: linear}\ncompile: {loss: mse}\nfit: {epochs: 1}\n"
     )
     result = cli("validate", config)
     assert result.exit_code == 2
     assert result.stderr == (
-        f"Error: {config}:1:7: data.source: dataset: arrays reads your .npz: set source: path "
-        "and data.path\n"
+        f"Error: {config}:1:17: data.dataset: dataset: arrays reads your own .npz: "
+        "set data.path to it\n"
     )
+
+
+def test_a_path_alone_means_source_path(tmp_path, write_config, cli):
+    from cbrun.config.loading import load_config
+
+    data = _arrays(tmp_path / "data.npz")
+    config = write_config(
+        f"data: {{dataset: arrays, path: {data}}}\nmodel: {{name: mlp}}\n"
+        "compile: {loss: sparse_categorical_crossentropy}\nfit: {epochs: 1}\n"
+    )
+    assert load_config(config).data.source == "path"
+    assert cli("validate", config).exit_code == 0
 
 
 def test_an_installed_model_builder_needs_no_allow_list(tmp_path, monkeypatch, cli):

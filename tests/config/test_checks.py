@@ -243,9 +243,9 @@ BROKEN = [
         ["F:4:28: data.path: no such file or folder: nowhere/mnist.npz"],
     ),
     (
-        "path without source",
-        HEAD + FIT + "data: {path: x.npz}\n",
-        ["F:4:14: data.path: data.path is only read with source: path (source is auto)"],
+        "a path with another source",
+        HEAD + FIT + "data: {source: bundled, path: x.npz}\n",
+        ["F:4:31: data.path: data.path is only read with source: path (source is bundled)"],
     ),
     (
         "bad run name",

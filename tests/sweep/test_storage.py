@@ -107,6 +107,41 @@ def test_a_storage_that_cannot_be_opened_is_one_line_and_leaves_nothing(tmp_path
     assert not any((tmp_path / "runs").iterdir())
 
 
+@pytest.mark.parametrize(
+    "options,message",
+    [
+        (["--storage", "garbage"], "--storage garbage: Could not parse SQLAlchemy URL"),
+        (["--storage", ""], "--storage is empty: leave it out for SQLite in the sweep folder"),
+        (["--storage", "sqlite://"], "--storage sqlite://: an in-memory database, which"),
+        (["--storage", "sqlite:///:memory:"], "--storage sqlite:///:memory:: an in-memory"),
+        (["--storage", "redis://localhost"], "--storage redis://localhost: Can't load plugin"),
+        (
+            ["--storage", "sqlite:////no/such/folder/study.db"],
+            "--storage sqlite:////no/such/folder/study.db: unable to open database file",
+        ),
+        (["--storage", "sqlite:///{tmp}/s.db?bad=1"], "Query string argument(s) 'bad' are not"),
+        (["--study", " "], "--study is empty: leave it out to use the config's name"),
+    ],
+    ids=[
+        "garbage",
+        "empty",
+        "in memory",
+        "in memory by name",
+        "no such dialect",
+        "unreachable folder",
+        "an ignored argument",
+        "empty study",
+    ],  # fmt: skip
+)
+def test_a_storage_no_sweep_can_use_is_one_line(options, message, tmp_path, cli):
+    options = [option.replace("{tmp}", str(tmp_path)) for option in options]
+    result = cli("sweep", _config(tmp_path), *options, "--runs-dir", tmp_path / "runs")
+    assert result.exit_code == 2
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("Error: ") and message in line
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
 def test_a_shared_study_refuses_a_config_that_searches_something_else(tmp_path, cli):
     from cbrun.config.loading import load_config
     from cbrun.sweep.storage import open_study
