@@ -11,8 +11,11 @@ import functools
 import os
 import zipfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
+
 
 # The images of the built-in datasets, as cbrun feeds them when they are not flattened.
 IMAGES = {"mnist": (28, 28, 1), "fashion_mnist": (28, 28, 1)}
@@ -58,6 +61,8 @@ def read_headers(path: Path) -> dict[str, tuple[tuple, np.dtype]]:
 
 @functools.lru_cache(maxsize=16)
 def _headers(path: str, mtime_ns: int, size: int) -> dict[str, tuple[tuple, np.dtype]]:
+    import numpy as np  # only when a file is looked at: validate stays fast
+
     found = {}
     try:
         with zipfile.ZipFile(path) as archive:
@@ -91,6 +96,8 @@ def _not_a_zip(path: str) -> str:
 
 def _kind(dtype: np.dtype) -> str | None:
     """Why a dtype cannot be fed, in words, or None when it is a real number type."""
+    import numpy as np  # only when a file is looked at: validate stays fast
+
     if dtype.hasobject:
         return "holds Python objects (pickled, or rows of different lengths)"
     if not np.issubdtype(dtype, np.number) or np.issubdtype(dtype, np.complexfloating):
@@ -103,6 +110,8 @@ def layout_problem(arrays: dict[str, tuple[tuple, np.dtype]]) -> str | None:
 
     Asked of the headers while the config is checked and of the arrays once loaded, so
     both say the same; values (finite, label range) are checked once loaded."""
+    import numpy as np  # only when a file is looked at: validate stays fast
+
     missing = [name for name in REQUIRED if name not in arrays]
     if missing:
         held = ", ".join(sorted(arrays)) or "none"
