@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cbrun.catalog.limits import MAX_PREDICT, MAX_STEPS
+from cbrun.config.tracking import with_tracking
 from cbrun.errors import UsageError
 
 
@@ -109,6 +110,7 @@ def train(
     verbose: bool = False,
     console=None,
     extra_callbacks=(),
+    track=(),
 ) -> Run:
     """Train, evaluate and write a run folder, as `cbrun train` does.
 
@@ -122,6 +124,7 @@ def train(
         allow_plugins: plugin modules allowed beyond the config's `plugins:`.
         console: a `rich.console.Console` to print to. Defaults to a new one.
         extra_callbacks: Keras callbacks to pass to `fit` besides the config's.
+        track: "tensorboard" and/or "mlflow" on besides `tracking:`, as `--track`.
 
     Returns:
         The `Run`; an interrupted run is returned too (`status` says so).
@@ -137,7 +140,7 @@ def train(
 
         RunDir.open(_path(resume, "resume"), finished=False)  # missing or foreign: UsageError
         config = config or Path(resume) / CONFIG
-    spec = load_config(config, overrides, allow_plugins=allow_plugins)
+    spec = with_tracking(load_config(config, overrides, allow_plugins=allow_plugins), track)
     if spec.distribute.strategy == "multi_worker_mirrored" and not _in_supervised_worker():
         raise UsageError(
             "multi_worker_mirrored runs one process per worker: start each with `cbrun train`"

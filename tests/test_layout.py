@@ -22,7 +22,7 @@ LAYERS = [
     ["catalog", "migrate"],
     ["config"],
     ["output"],
-    ["data", "build"],
+    ["data", "build", "tracking"],
     ["run"],
     ["after"],
     ["api"],

@@ -17,12 +17,14 @@ import click
 
 from cbrun import __version__
 from cbrun.catalog.limits import MAX_PREDICT, MAX_STEPS
+from cbrun.cli import results
 from cbrun.cli import sweep as sweep_commands
 from cbrun.cli.options import (
     allow_plugin_option,
     make_console,
     make_sink,
     set_option,
+    track_option,
     verbose_option,
 )
 from cbrun.errors import CbrunError
@@ -78,10 +80,21 @@ def cli():
     metavar="N",
     help="A batch line every N steps (default: about every logging.seconds).",
 )
+@track_option
 @click.option("--quiet", "-q", is_flag=True, help="Print only errors and the final summary.")
 @click.option("--verbose", "-v", is_flag=True, help="Every batch; TensorFlow's start-up lines.")
 def train(
-    config, overrides, resume, runs_dir, run_dir, name, allow_plugins, log_every, quiet, verbose
+    config,
+    overrides,
+    resume,
+    runs_dir,
+    run_dir,
+    name,
+    allow_plugins,
+    log_every,
+    track,
+    quiet,
+    verbose,
 ):
     """Train the model CONFIG describes, then evaluate it; write a run directory.
 
@@ -114,6 +127,7 @@ def train(
         log_every=log_every,
         verbose=verbose,
         console=make_console(),
+        track=track,
     )
     sys.exit(run.exit_code)
 
@@ -288,58 +302,6 @@ def predict(run_dir, count, as_json, verbose):
 
 
 @cli.command()
-@click.option(
-    "--runs-dir", type=click.Path(path_type=Path), default=Path("runs"), help="Where runs are."
-)
-@click.option("--json", "as_json", is_flag=True, help="Print the runs as JSON.")
-@click.option(
-    "--wide", is_flag=True, help="Every column, however wide (by default: what fits the console)."
-)
-@click.argument("folder", type=click.Path(path_type=Path), required=False)
-def runs(runs_dir, as_json, wide, folder):
-    """One row per past run, newest first: status, epochs, metrics, duration; for a sweep
-    folder (FOLDER), its trials ranked by the objective."""
-    from cbrun.after import views
-    from cbrun.after.runs import list_runs
-    from cbrun.cli.sweep import is_sweep, show_trials
-
-    if is_sweep(folder):
-        return show_trials(folder, as_json, wide)
-    rows = list_runs(folder or runs_dir)
-    if as_json:
-        click.echo(json.dumps(rows, indent=2))
-        return
-    console = make_console()
-    table, width = views.runs_table(folder or runs_dir, rows, console, wide)
-    console.width = width
-    console.print(table)
-
-
-@cli.command()
-@click.argument(
-    "run_dirs", metavar="RUN_DIR...", nargs=-1, required=True, type=click.Path(path_type=Path)
-)
-@click.option(
-    "--output",
-    "-o",
-    type=click.Path(path_type=Path),
-    help="The PNG to write. Defaults to RUN_DIR/curves.png for one run, else curves.png here.",
-)
-def plot(run_dirs, output):
-    """Learning curves of runs (every metric, train and validation, the learning rate);
-    for a sweep folder, the objective by trial and against each parameter."""
-    from cbrun.after.plotting import plot_runs
-    from cbrun.cli.sweep import is_sweep, plot_trials
-    from cbrun.output.rundir import RunDir
-
-    if len(run_dirs) == 1 and is_sweep(run_dirs[0]):
-        return plot_trials(run_dirs[0], output)
-    folders = [RunDir.open(folder, finished=False).path for folder in run_dirs]
-    output = output or (folders[0] / "curves.png" if len(folders) == 1 else Path("curves.png"))
-    click.echo(f"wrote {plot_runs(folders, output)}")
-
-
-@cli.command()
 @click.argument("config", type=click.Path(path_type=Path))
 @click.option(
     "--batches",
@@ -382,6 +344,8 @@ def trace(config, batches, overrides, runs_dir, allow_plugins, verbose):
 
 
 cli.add_command(sweep_commands.sweep)
+for command in (results.runs, results.plot, results.track):
+    cli.add_command(command)
 
 
 def main() -> None:

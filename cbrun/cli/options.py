@@ -6,7 +6,14 @@ import click
 
 from cbrun.output.logsink import LogSink, make_console
 
-__all__ = ["allow_plugin_option", "make_console", "make_sink", "set_option", "verbose_option"]
+__all__ = [
+    "allow_plugin_option",
+    "make_console",
+    "make_sink",
+    "set_option",
+    "track_option",
+    "verbose_option",
+]
 
 
 def make_sink(quiet: bool = False) -> LogSink:
@@ -36,4 +43,13 @@ allow_plugin_option = click.option(
 # cbrun.tensorflow_loader.set_verbose); the option is here so that --help shows it.
 verbose_option = click.option(
     "--verbose", "-v", is_flag=True, help="Show TensorFlow's start-up lines on stderr."
+)
+
+
+track_option = click.option(
+    "--track",
+    multiple=True,
+    type=click.Choice(["tensorboard", "mlflow"]),
+    help="Also send results to TensorBoard (RUN/tensorboard) or MLflow (tracking: in the "
+    "config says where). Repeatable.",
 )

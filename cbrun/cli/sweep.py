@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from cbrun.catalog.limits import MAX_JOBS, MAX_TRIALS
-from cbrun.cli.options import make_console, make_sink, set_option, verbose_option
+from cbrun.cli.options import make_console, make_sink, set_option, track_option, verbose_option
 
 
 @click.command()
@@ -39,8 +39,9 @@ from cbrun.cli.options import make_console, make_sink, set_option, verbose_optio
 @click.option(
     "--resume", type=click.Path(path_type=Path), metavar="SWEEP_DIR", help="Continue a sweep."
 )
+@track_option
 @verbose_option
-def sweep(config, overrides, trials, jobs, storage, study, runs_dir, resume, verbose):
+def sweep(config, overrides, trials, jobs, storage, study, runs_dir, resume, track, verbose):
     """Search the `sweep:` space of CONFIG with Optuna: one run folder per trial, the study
     in SQLite (or --storage, shared by processes on many machines), pruning by epoch,
     sweep.json and best.yaml; --resume continues a killed sweep."""
@@ -49,6 +50,8 @@ def sweep(config, overrides, trials, jobs, storage, study, runs_dir, resume, ver
 
     if (config is None) == (resume is None):
         raise click.UsageError("give a CONFIG, or --resume SWEEP_DIR")
+    if resume is not None and track:
+        raise click.UsageError("--track starts with a sweep: a resumed sweep tracks as it began")
     if resume is not None:
         found = sweeps.reopen(resume, trials=trials, sink=make_sink())
         interrupted, left = found.interrupted(), found.target - found.finished()
@@ -61,6 +64,7 @@ def sweep(config, overrides, trials, jobs, storage, study, runs_dir, resume, ver
             study=study,
             trials=trials,
             sink=make_sink(),
+            track=track,
         )
         interrupted, left = [], found.target
     jobs = min(jobs, max(1, left)) if jobs else default_jobs(left)  # no idle workers

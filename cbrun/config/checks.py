@@ -24,6 +24,7 @@ from cbrun.catalog.schedules import schedule_problems
 from cbrun.config import arguments
 from cbrun.config.paths import suggest_path
 from cbrun.config.shapes import init_from_problems, shape_problems
+from cbrun.config.tracking import tracking_problems
 from cbrun.config.yaml_loader import Document, describe_value, format_path
 from cbrun.errors import Problem
 
@@ -292,6 +293,7 @@ _CHECKS = (
     (_callbacks, {"callbacks"}),
     (shape_problems, {"data", "model"}),
     (init_from_problems, {"data", "model"}),
+    (tracking_problems, {"tracking", "callbacks"}),
 )
 
 

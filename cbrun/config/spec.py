@@ -217,6 +217,32 @@ class SweepSpec(_Section):
     space: dict[str, Dimension] = Field(min_length=1)
 
 
+class MlflowSpec(_Section):
+    """An MLflow tracking store: any URI MLflow takes (a server, PostgreSQL, SQLite)."""
+
+    # Default: SQLite `mlflow.db` in the runs folder, a real database and no server.
+    uri: str | None = Field(None, min_length=1)
+    experiment: str | None = Field(None, min_length=1)  # default: the config's name
+
+
+class TrackingSpec(_Section):
+    """Where results go besides the run folder (default: nowhere else)."""
+
+    tensorboard: bool = False  # RUN/tensorboard/: per-epoch scalars and HParams
+    mlflow: MlflowSpec | None = None  # `mlflow: true` for the defaults
+
+    @field_validator("mlflow", mode="before")
+    @classmethod
+    def _switch(cls, value):
+        if isinstance(value, bool):
+            return {} if value else None
+        return value
+
+    @property
+    def active(self) -> bool:
+        return self.tensorboard or self.mlflow is not None
+
+
 class RunSpec(_Section):
     """A whole experiment. `model`, `compile` and `fit` are required sections."""
 
@@ -236,6 +262,7 @@ class RunSpec(_Section):
     logging: LoggingSpec = LoggingSpec()
     output: OutputSpec = OutputSpec()
     distribute: DistributeSpec = DistributeSpec()
+    tracking: TrackingSpec = TrackingSpec()
     sweep: SweepSpec | None = None
 
     @field_validator("name")

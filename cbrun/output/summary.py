@@ -91,6 +91,8 @@ class Summary(BaseModel):
     resumed: list[dict] = Field(default_factory=list)
     segments: list[Segment] = Field(default_factory=list)
     error: str | None = None
+    # What the trackers need to continue (cbrun/tracking/session.py): MLflow's run id.
+    tracking: dict = Field(default_factory=dict)
 
     def to_json(self) -> dict:
         """Plain data for `atomic_write_json` (which writes NaN and infinities as strings)."""

@@ -10,7 +10,6 @@ stopped the run or changed the learning rate), `resume` (`--resume`), `signals`
 
 from __future__ import annotations
 
-import json
 import shutil
 import tempfile
 import time
@@ -28,16 +27,16 @@ from cbrun.config.spec import RunSpec
 from cbrun.data.datasets import Dataset, load_configured
 from cbrun.errors import (
     CbrunError,
-    NonFiniteLossError,
     RunInterrupted,
     TrainingRefused,
 )
 from cbrun.output.logsink import LogSink
-from cbrun.output.rundir import CONFIG, LOG, SUMMARY, TRACE, RunDir
-from cbrun.output.summary import RunStatus, Summary, start_summary, summary_table
+from cbrun.output.rundir import CONFIG, LOG, SUMMARY, RunDir
+from cbrun.output.summary import RunStatus, Summary, start_summary
 from cbrun.run import checkpoints
 from cbrun.run import resume as resuming
 from cbrun.run.distribute import make_strategy
+from cbrun.run.ending import TrainResult, fit_status, report, write_summary
 from cbrun.run.evaluation import evaluate_on_test
 from cbrun.run.failures import training_failure
 from cbrun.run.multi_worker import adapt as adapt_for_multi_worker
@@ -49,17 +48,6 @@ from cbrun.tensorflow_loader import (
     load_tensorflow,
     refuse_capping_environment,
 )
-
-
-@dataclass
-class TrainResult:
-    """What `train` leaves behind."""
-
-    run_dir: Path
-    status: RunStatus
-    summary: Summary
-    exit_code: int = 0
-    tracer: object = None  # the HookTracer, when the run was traced
 
 
 @dataclass
@@ -81,6 +69,7 @@ class _Training:
     log_every: int | None = None
     tracer: object = None
     extra: list = field(default_factory=list)
+    tracking: object = None  # cbrun.tracking.session.RunTracking, when the run is tracked
 
 
 def train(
@@ -258,12 +247,13 @@ def _fit_and_finish(training: _Training) -> TrainResult:
     )
     if training.checkpoint is not None:
         prepare_resume(user, training.first_epoch, sink.line)
+    after_recorder = _start_tracking(training, recorder)
     stop = StopSignals(model=training.model)
     try:
         with stop.installed():
             status, evaluation, error = RunStatus.FAILED, None, None
             try:
-                status, evaluation = _run_phases(training, recorder, logger, stop)
+                status, evaluation = _run_phases(training, recorder, logger, stop, after_recorder)
             except KeyboardInterrupt:  # a second signal during fit, evaluate or the save
                 status = RunStatus.for_signal(stop.signal_name)
             except CbrunError:
@@ -280,8 +270,8 @@ def _fit_and_finish(training: _Training) -> TrainResult:
                 raise failure from None
             finally:
                 with stop.hold():
-                    _write_summary(training, recorder, status, evaluation, error)
-            return _report(training, recorder, status)
+                    write_summary(training, recorder, status, evaluation, error)
+            return report(training, recorder, status)
     except KeyboardInterrupt:
         # A second Ctrl-C once training has stopped (saving, writing the summary): stop
         # now. Every file is written atomically, so what is on disk is whole.
@@ -291,7 +281,20 @@ def _fit_and_finish(training: _Training) -> TrainResult:
         ) from None
 
 
-def _run_phases(training: _Training, recorder, logger, stop) -> tuple[RunStatus, dict | None]:
+def _start_tracking(training: _Training, recorder) -> list:
+    """TensorBoard and MLflow as `tracking:` says (the chief only): the resumed history
+    first, then a callback that sends each epoch the recorder kept."""
+    if not training.spec.tracking.active or not training.chief:
+        return []
+    from cbrun.tracking.session import RunTracking, tracking_callback
+
+    say = lambda line: training.sink.line(line, always=True)  # noqa: E731
+    training.tracking = RunTracking(training.spec, training.run.path, say)
+    training.tracking.start(recorder.history)
+    return [tracking_callback(training.tracking, recorder)]
+
+
+def _run_phases(training, recorder, logger, stop, after_recorder) -> tuple[RunStatus, dict | None]:
     """fit, then (if the run finished) evaluate, predict when traced, and the model saved."""
     from cbrun.data.feeding import fit_data
     from cbrun.run.decisions import Decisions
@@ -329,11 +332,12 @@ def _run_phases(training: _Training, recorder, logger, stop) -> tuple[RunStatus,
                 *decisions.around(phase["fit"]),  # who stopped the run, who changed lr
                 *training.extra,
                 recorder,
+                *after_recorder,  # what the recorder kept and checkpointed: tracking
                 logger,
                 decisions.teller(),
             ],
         )
-    status = _fit_status(training, recorder, stop)
+    status = fit_status(training, recorder, stop)
     evaluation = None
     if status.finished and spec.evaluate.enabled:
         callbacks = [*traced, *phase["evaluate"], logger]
@@ -353,47 +357,3 @@ def _run_phases(training: _Training, recorder, logger, stop) -> tuple[RunStatus,
 
 
 _PHASES = ("fit", "evaluate", "predict")
-
-
-def _fit_status(training: _Training, recorder, stop) -> RunStatus:
-    if recorder.nonfinite is not None:
-        return RunStatus.NAN
-    if stop.signal_name:
-        return RunStatus.for_signal(stop.signal_name)
-    if len(recorder.history) < training.spec.fit.epochs:
-        return RunStatus.STOPPED_EARLY
-    return RunStatus.COMPLETED
-
-
-def _write_summary(training: _Training, recorder, status, evaluation, error) -> None:
-    """Write `history.csv` and the final `summary.json` (whatever the status)."""
-    run, summary = training.run, training.summary
-    elapsed = time.time() - training.started
-    summary.finish(status, recorder.history, recorder.epoch_seconds, elapsed)
-    summary.evaluate, summary.error = evaluation, error
-    try:
-        run.write_history(recorder.history)
-        run.write_json(SUMMARY, summary.to_json())
-    except OSError as write_error:
-        training.sink.line(f"could not write {SUMMARY}: {write_error}", always=True)
-
-
-def _report(training: _Training, recorder, status: RunStatus) -> TrainResult:
-    """The end-of-run table, the trace file, and the exit code of `status`."""
-    run, summary, sink = training.run, training.summary, training.sink
-    if training.chief:
-        table, plain = summary_table(summary, recorder.best_epochs(), run.path)
-        sink.show(table, plain, always=True)
-    tracer = training.tracer
-    if tracer is not None:
-        run.write_text(TRACE, "".join(json.dumps(e) + "\n" for e in tracer.events))
-    if status == RunStatus.NAN:
-        epoch, (first, last), loss = recorder.nonfinite
-        steps = f"step {last}" if first == last else f"steps {first}-{last} (one execution)"
-        raise NonFiniteLossError(
-            f"loss became {loss} at epoch {epoch + 1}, {steps}; training stopped, no "
-            f"model was saved, the last good checkpoint is in {run.file(checkpoints.BACKUP)}"
-        )
-    if status in (RunStatus.INTERRUPTED, RunStatus.TERMINATED):
-        sink.line(f"{status.value}: continue with: cbrun train --resume {run.path}", always=True)
-    return TrainResult(run.path, status, summary, status.exit_code, tracer)

@@ -22,7 +22,6 @@ import functools
 import json
 import os
 import shutil
-import signal
 import socket
 import time
 from pathlib import Path
@@ -32,6 +31,7 @@ import yaml
 from cbrun.config.loading import load_config
 from cbrun.errors import CbrunError, NonFiniteLossError
 from cbrun.output.rundir import CONFIG, atomic_write_json, atomic_write_text
+from cbrun.sweep.reporting import objective_of, objective_reporter, silent_console
 from cbrun.sweep.space import (
     check_sweep,
     grid_point,
@@ -42,55 +42,14 @@ from cbrun.sweep.space import (
     suggest,
 )
 from cbrun.sweep.storage import check_holds, check_url, never_less, open_study, recorded_state
-from cbrun.tensorflow_loader import import_tensorflow, load_keras, load_tensorflow
+from cbrun.sweep.tracking import finish_tracking, start_tracking, tag_trial
+from cbrun.tensorflow_loader import import_tensorflow, load_tensorflow
 
 STORAGE = "study.db"
 SWEEP = "sweep.json"
 BEST = "best.yaml"
 TRIALS = "trials"
 SURPLUS = "surplus"  # a user attribute: asked beyond the target, never run
-
-
-def _reporter(trial, monitor: str, pending):
-    """A Keras callback: the objective to Optuna after every epoch; a pruned trial stops
-    at the end of that epoch (its run folder stays a valid, stopped run). `pending` holds
-    a Ctrl-C or SIGTERM that came while the trial was being set up."""
-    keras = load_keras()
-
-    class ReportObjective(keras.callbacks.Callback):
-        pruned = False
-
-        def on_train_begin(self, logs=None):
-            # Sent again now that the run handles signals: it stops after this step,
-            # resumable, instead of training the whole trial first.
-            if pending.signal_name:
-                os.kill(os.getpid(), signal.Signals[pending.signal_name])
-
-        def on_epoch_end(self, epoch, logs=None):
-            value = (logs or {}).get(monitor)
-            if value is None:
-                return
-            trial.report(float(value), epoch)
-            if trial.should_prune():
-                self.pruned = True
-                self.model.stop_training = True
-
-    return ReportObjective()
-
-
-def _silent_console():
-    """Trials print nothing: their lines go to their own train.log; the sweep says one
-    line per trial."""
-    from rich.console import Console
-
-    return Console(quiet=True)
-
-
-def _objective_of(history: list[dict], monitor: str, mode: str) -> float | None:
-    values = [row[monitor] for row in history if isinstance(row.get(monitor), float)]
-    if not values:
-        return None
-    return max(values) if mode == "max" else min(values)
 
 
 def _inside(path: str | None, folder: Path) -> bool:
@@ -226,7 +185,9 @@ class Sweep:
 
         values, run_dir = attrs["values"], Path(attrs["run_dir"])
         self.sink.line(f"trial {trial.number}: {json.dumps(values)}", always=True)
-        reporter = _reporter(trial, self.spec.sweep.objective.monitor, self._between_trials)
+        reporter = objective_reporter(
+            trial, self.spec.sweep.objective.monitor, self._between_trials
+        )
         resume = run_dir if (run_dir / CONFIG).is_file() else None
         if resume is None and run_dir.exists():
             shutil.rmtree(run_dir)  # killed before its run began: nothing to keep
@@ -238,7 +199,7 @@ class Sweep:
                 resume=resume,
                 quiet=True,
                 extra_callbacks=[reporter],
-                console=_silent_console(),
+                console=silent_console(),
             )
         except NonFiniteLossError as error:  # these values diverge: a result, not the end
             self._fail(trial, error)
@@ -259,7 +220,9 @@ class Sweep:
         from optuna.trial import TrialState
 
         trial.set_user_attr("error", str(error))
+        trial.set_user_attr("status", "failed")
         self.study.tell(trial, state=TrialState.FAIL)
+        tag_trial(trial.user_attrs["run_dir"], trial.number, "failed", self._say)
         self.sink.line(f"trial {trial.number}: failed: {error}", always=True)
         self.write()
         failed = len(self.trials(TrialState.FAIL))
@@ -273,14 +236,19 @@ class Sweep:
 
         objective = self.spec.sweep.objective
         trial.set_user_attr("config", (Path(run.run_dir) / CONFIG).read_text(encoding="utf-8"))
+        trial.set_user_attr("status", "pruned" if pruned else run.status)  # optuna-dashboard
         if pruned:
             self.study.tell(trial, state=TrialState.PRUNED)
             said = f"pruned after {len(run.history)} epoch(s)"
         else:
-            value = _objective_of(run.history, objective.monitor, objective.mode)
+            value = objective_of(run.history, objective.monitor, objective.mode)
             self.study.tell(trial, value)
             said = f"{objective.monitor} {value:.4f}" if value is not None else "no value"
         self.sink.line(f"trial {trial.number}: {said}  ({run.run_dir})", always=True)
+        tag_trial(run.run_dir, trial.number, "pruned" if pruned else "complete", self._say)
+
+    def _say(self, line: str) -> None:
+        self.sink.line(line, always=True)
 
     def say_stopped(self, status: str, code: int) -> int:
         """The resume line (unless a worker: its parent says it); `code`."""
@@ -301,6 +269,7 @@ class Sweep:
         if running:
             said += f", {running} still running in other processes"
         best = json.loads((self.folder / SWEEP).read_text())["best"]
+        finish_tracking(self.folder, best, self.spec.sweep.objective.monitor, self._say)
         if best:
             monitor = self.spec.sweep.objective.monitor
             said += f"; best: trial {best['number']}, {monitor} {best['objective']:.4f}"
@@ -356,13 +325,15 @@ class Sweep:
 
 
 def start(
-    config: Path, overrides=(), *, runs_dir=None, storage=None, study=None, trials=None, sink
-) -> Sweep:
-    """A new sweep folder for `config` (checked first)."""
+    config: Path, overrides=(), *, runs_dir=None, storage=None, study=None, trials=None, sink,
+    track=(),
+) -> Sweep:  # fmt: skip
+    """A new sweep folder for `config` (checked first); `track` as `--track`."""
+    from cbrun.config.tracking import with_tracking
     from cbrun.output.rundir import RunDir
 
     check_url(storage, study)
-    spec = load_config(config, list(overrides))
+    spec = with_tracking(load_config(config, list(overrides)), track)
     check_sweep(Path(config), spec)
     folder = RunDir.create(Path(runs_dir or spec.output.runs_dir), f"{spec.name}-sweep").path
     try:
@@ -375,6 +346,7 @@ def start(
         sweep = Sweep(folder, storage=storage, study=study, sink=sink)
         if storage:
             _ = sweep.study  # opened now: a wrong URL is one line, before any worker starts
+        start_tracking(folder, spec, lambda line: sink.line(line, always=True))
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise

@@ -1,0 +1,180 @@
+"""One MLflow run per cbrun run, sent from a background thread on `MlflowClient`.
+
+Why a thread: a tracking server that is slow or gone must never slow or fail the
+training. Each job (start, an epoch, the end) is tried three times, then the failure is
+said once and the rest skipped; `cbrun track RUN_DIR` or `--resume` sends it later.
+Why it is safe to send again: an epoch goes only where the MLflow run holds no step of
+that number yet, so a resumed run (or `cbrun track`) fills gaps and never duplicates.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+import time
+from pathlib import Path
+
+ATTEMPTS = 3
+FINISH_WAIT = 60.0  # seconds the end of a run waits for the sender, then says what is left
+# MLflow run statuses for cbrun's
+STATUSES = {
+    "completed": "FINISHED",
+    "stopped_early": "FINISHED",
+    "interrupted": "KILLED",
+    "terminated": "KILLED",
+}
+
+
+def quiet_mlflow() -> None:
+    """Telemetry off unless the user turned it on; bounded HTTP retries; no INFO lines."""
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "15")
+    for name in ("mlflow", "alembic", "sqlalchemy"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def default_uri(folder: Path) -> str:
+    """SQLite `mlflow.db` in `folder` (the runs folder): a real database, no server."""
+    return f"sqlite:///{(Path(folder) / 'mlflow.db').resolve()}"
+
+
+def _numbers(row: dict) -> dict[str, float]:
+    return {
+        k: float(v)
+        for k, v in row.items()
+        if k != "epoch" and isinstance(v, (int, float)) and not isinstance(v, bool)
+    }
+
+
+class MlflowRun:
+    """The MLflow run of one cbrun run.
+
+    Args:
+        uri: the tracking URI.
+        experiment: the experiment's name (created when new, its artifacts beside a
+            SQLite file).
+        run_id: the MLflow run to continue (a resumed run), or None for a new one.
+        say: where the one line of a failure goes.
+        opened: called with the new run's id as soon as MLflow gives it.
+    """
+
+    def __init__(self, uri: str, experiment: str, run_id: str | None, say, opened=None):
+        quiet_mlflow()
+        self.uri, self.experiment, self.run_id, self.say = uri, experiment, run_id, say
+        self.opened = opened  # called with the run's id once it exists (kept for resume)
+        self.failed: str | None = None
+        self.sent_epochs = 0
+        self._last_step: dict[str, int] = {}
+        self._client = None
+        self._jobs: queue.Queue = queue.Queue()
+        self._thread = threading.Thread(target=self._work, name="cbrun-mlflow", daemon=True)
+
+    # The jobs, run in the thread (or directly by `cbrun track`).
+
+    def _open(self, run_name: str, params: dict, tags: dict, parent: str | None) -> None:
+        from mlflow.entities import Param, RunTag
+        from mlflow.tracking import MlflowClient
+
+        self._client = client = MlflowClient(tracking_uri=self.uri)
+        if self.run_id is None:
+            found = client.get_experiment_by_name(self.experiment)
+            if found is not None:
+                experiment_id = found.experiment_id
+            else:
+                experiment_id = client.create_experiment(
+                    self.experiment, artifact_location=self._artifact_location()
+                )
+            all_tags = {**tags, **({"mlflow.parentRunId": parent} if parent else {})}
+            self.run_id = client.create_run(
+                experiment_id, run_name=run_name, tags=all_tags
+            ).info.run_id
+            items = [Param(k, str(v)[:6000]) for k, v in params.items()]
+            if self.opened is not None:
+                self.opened(self.run_id)  # before anything else can fail: resume finds it
+            for start in range(0, len(items), 100):  # MLflow takes 100 params a batch
+                client.log_batch(self.run_id, params=items[start : start + 100])
+        else:
+            client.log_batch(self.run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
+            client.update_run(self.run_id, status="RUNNING")
+
+    def _artifact_location(self) -> str | None:
+        if not self.uri.startswith("sqlite:///"):
+            return None  # a server or database decides where artifacts go
+        database = Path(self.uri.removeprefix("sqlite:///"))
+        return (database.parent / "mlartifacts").resolve().as_uri()
+
+    def _epochs(self, rows: list[dict]) -> None:
+        from mlflow.entities import Metric
+
+        metrics = []
+        for row in rows:
+            step = int(row["epoch"]) + 1
+            for key, value in _numbers(row).items():
+                if key not in self._last_step:
+                    history = self._client.get_metric_history(self.run_id, key)
+                    self._last_step[key] = max((m.step for m in history), default=0)
+                if step > self._last_step[key]:
+                    metrics.append(Metric(key, value, int(time.time() * 1000), step))
+                    self._last_step[key] = step
+        for start in range(0, len(metrics), 1000):
+            self._client.log_batch(self.run_id, metrics=metrics[start : start + 1000])
+        self.sent_epochs += len(rows) if metrics else 0
+
+    def _finish(self, status: str, results: dict, tags: dict, artifacts: list[Path]) -> None:
+        from mlflow.entities import Metric, RunTag
+
+        now = int(time.time() * 1000)
+        final = [Metric(key, float(v), now, 0) for key, v in results.items()]
+        self._client.log_batch(
+            self.run_id, metrics=final, tags=[RunTag(k, str(v)) for k, v in tags.items()]
+        )
+        for path in artifacts:
+            if path.is_file():
+                self._client.log_artifact(self.run_id, str(path))
+        self._client.set_terminated(self.run_id, status=STATUSES.get(status, "FAILED"))
+
+    # Running them.
+
+    def _do(self, job) -> None:
+        """One job, tried `ATTEMPTS` times; after that the failure is said once."""
+        if self.failed:
+            return
+        method, args = job
+        for attempt in range(ATTEMPTS):
+            try:
+                method(*args)
+                return
+            except Exception as error:  # noqa: BLE001 - any failure of a tracker is the same
+                if attempt == ATTEMPTS - 1:
+                    reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+                    self.failed = f"mlflow: {self.uri}: {reason}"
+                    self.say(self.failed)
+                    return
+                time.sleep(0.5 * 2**attempt)
+
+    def _work(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            self._do(job)
+
+    def start(self, run_name: str, params: dict, tags: dict, parent: str | None, history):
+        """Open (or continue) the run in the thread, then send the epochs it lacks."""
+        self._thread.start()
+        self._jobs.put((self._open, (run_name, params, tags, parent)))
+        if history:
+            self._jobs.put((self._epochs, (list(history),)))
+
+    def epoch(self, row: dict) -> None:
+        self._jobs.put((self._epochs, ([row],)))
+
+    def finish(self, status: str, results: dict, tags: dict, artifacts: list[Path]) -> bool:
+        """Send the end and wait for the thread (at most `FINISH_WAIT`); whether all went."""
+        self._jobs.put((self._finish, (status, results, tags, artifacts)))
+        self._jobs.put(None)
+        self._thread.join(FINISH_WAIT)
+        if self._thread.is_alive():
+            self.failed = f"mlflow: {self.uri}: still sending after {FINISH_WAIT:.0f} s"
+            self.say(self.failed)
+        return self.failed is None
