@@ -141,10 +141,7 @@ def train(
         RunDir.open(_path(resume, "resume"), finished=False)  # missing or foreign: UsageError
         config = config or Path(resume) / CONFIG
     spec = with_tracking(load_config(config, overrides, allow_plugins=allow_plugins), track)
-    if spec.distribute.strategy == "multi_worker_mirrored" and not _in_supervised_worker():
-        raise UsageError(
-            "multi_worker_mirrored runs one process per worker: start each with `cbrun train`"
-        )
+    _refuse_unsupervised_workers(spec)
     where = Path(config).resolve().parent if not isinstance(config, dict) else Path.cwd()
     return _train_spec(
         spec,
@@ -200,6 +197,13 @@ def _count(value, what: str, most: int) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= most:
         raise UsageError(f"{what}: expected a whole number from 1 to {most}, got {value!r}")
     return value
+
+
+def _refuse_unsupervised_workers(spec) -> None:
+    if spec.distribute.strategy == "multi_worker_mirrored" and not _in_supervised_worker():
+        raise UsageError(
+            "multi_worker_mirrored runs one process per worker: start each with `cbrun train`"
+        )
 
 
 def _in_supervised_worker() -> bool:

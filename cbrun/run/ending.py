@@ -45,7 +45,7 @@ def write_summary(training, recorder, status, evaluation, error) -> None:
     summary.finish(status, recorder.history, recorder.epoch_seconds, elapsed)
     summary.evaluate, summary.error = evaluation, error
     if tracking is not None:
-        summary.tracking = dict(tracking.state)
+        summary.tracking = tracking.settle()
     try:
         run.write_history(recorder.history)
         run.write_json(SUMMARY, summary.to_json())

@@ -30,6 +30,9 @@ STATUSES = {
 def quiet_mlflow() -> None:
     """Telemetry off unless the user turned it on; bounded HTTP retries; no INFO lines."""
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    # MLflow sets its loggers up on import, at INFO ("Creating initial MLflow database
+    # tables..."): its own variable is the one it reads then.
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "15")
     for name in ("mlflow", "alembic", "sqlalchemy"):
@@ -83,22 +86,38 @@ class MlflowRun:
             found = client.get_experiment_by_name(self.experiment)
             if found is not None:
                 experiment_id = found.experiment_id
+                # Killed between MLflow making the run and cbrun keeping its id: that one.
+                self.run_id = self._run_of(experiment_id, tags["cbrun.run_dir"])
             else:
                 experiment_id = client.create_experiment(
                     self.experiment, artifact_location=self._artifact_location()
                 )
+        if self.run_id is None:
             all_tags = {**tags, **({"mlflow.parentRunId": parent} if parent else {})}
             self.run_id = client.create_run(
                 experiment_id, run_name=run_name, tags=all_tags
             ).info.run_id
-            items = [Param(k, str(v)[:6000]) for k, v in params.items()]
             if self.opened is not None:
                 self.opened(self.run_id)  # before anything else can fail: resume finds it
-            for start in range(0, len(items), 100):  # MLflow takes 100 params a batch
-                client.log_batch(self.run_id, params=items[start : start + 100])
+            held = {}
         else:
             client.log_batch(self.run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
             client.update_run(self.run_id, status="RUNNING")
+            held = client.get_run(self.run_id).data.params
+        # A param once logged keeps its value in MLflow (a continued run's larger
+        # fit.epochs is in its config.yaml artifact): only the missing ones are sent.
+        items = [Param(k, str(v)[:6000]) for k, v in params.items() if k not in held]
+        for start in range(0, len(items), 100):  # MLflow takes 100 params a batch
+            client.log_batch(self.run_id, params=items[start : start + 100])
+
+    def _run_of(self, experiment_id: str, run_dir: str) -> str | None:
+        quoted = run_dir.replace("'", "\\'")
+        found = self._client.search_runs(
+            [experiment_id], filter_string=f"tags.`cbrun.run_dir` = '{quoted}'", max_results=1
+        )
+        if found and self.opened is not None:
+            self.opened(found[0].info.run_id)
+        return found[0].info.run_id if found else None
 
     def _artifact_location(self) -> str | None:
         if not self.uri.startswith("sqlite:///"):
@@ -158,6 +177,15 @@ class MlflowRun:
     def _work(self) -> None:
         while (job := self._jobs.get()) is not None:
             self._do(job)
+            self._jobs.task_done()
+
+    def wait(self, seconds: float = FINISH_WAIT) -> None:
+        """Wait until every job sent so far is done (at most `seconds`)."""
+        deadline = time.monotonic() + seconds
+        while self._jobs.unfinished_tasks and time.monotonic() < deadline:
+            if not self._thread.is_alive():
+                return
+            time.sleep(0.05)
 
     def start(self, run_name: str, params: dict, tags: dict, parent: str | None, history):
         """Open (or continue) the run in the thread, then send the epochs it lacks."""

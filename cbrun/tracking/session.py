@@ -108,8 +108,8 @@ class RunTracking:
             self.mlflow.epoch(row)
 
     def finish(self, status: str, history: list[dict], evaluate: dict | None) -> dict:
-        """The end: final, best and evaluate values, status, artifacts. Returns what
-        `summary.json` records under `tracking`."""
+        """The end: final, best and evaluate values, status, artifacts (after
+        `summary.json` is written: it is one). Returns `settle()`."""
         from cbrun.catalog.metrics import best_epochs
         from cbrun.tracking.tensorboard import result_values
 
@@ -119,7 +119,14 @@ class RunTracking:
         if self.mlflow is not None:
             artifacts = [self.run_dir / name for name in ARTIFACTS]
             self.mlflow.finish(status, results, {"cbrun.status": status}, artifacts)
-        return dict(self.state)
+        return self.settle()
+
+    def settle(self) -> dict:
+        """What `summary.json` records under `tracking`, once the jobs sent so far are done
+        (the MLflow run's id exists)."""
+        if self.mlflow is not None:
+            self.mlflow.wait()
+        return json.loads(json.dumps(self.state))
 
     @property
     def missed(self) -> bool:

@@ -1,0 +1,60 @@
+"""Readers of what the trackers wrote, with the tools' own code: MLflow's client and
+TensorBoard's event reader and HParams protos."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("mlflow", reason="the mlflow extra: pip install -e '.[dev]'")
+pytest.importorskip("tensorboard", reason="the tensorboard extra: pip install -e '.[dev]'")
+
+
+def mlflow_client(uri: str):
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(tracking_uri=uri)
+
+
+def recorded(run_dir: Path) -> dict:
+    return json.loads((Path(run_dir) / "tracking.json").read_text())
+
+
+def steps(client, run_id: str, key: str) -> list[int]:
+    return [m.step for m in client.get_metric_history(run_id, key)]
+
+
+def scalars(folder: Path) -> dict[str, list[tuple[int, float]]]:
+    """`{tag: [(step, value)]}` of the scalars in one TensorBoard run folder."""
+    from tensorboard.backend.event_processing import event_accumulator
+    from tensorboard.util import tensor_util
+
+    reader = event_accumulator.EventAccumulator(str(folder), size_guidance={"tensors": 0})
+    reader.Reload()
+    return {
+        tag: [(e.step, float(tensor_util.make_ndarray(e.tensor_proto))) for e in reader.Tensors(tag)]
+        for tag in reader.Tags()["tensors"]
+        if tag != "_hparams_/session_start_info"
+    }
+
+
+def hparams_data(folder: Path):
+    """The HParams plugin's data in one folder: (experiment or None, session hparams)."""
+    from tensorboard.backend.event_processing import event_accumulator
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    reader = event_accumulator.EventAccumulator(str(folder))
+    reader.Reload()
+    experiment, session = None, {}
+    for tag, content in reader.PluginTagToContent("hparams").items():
+        data = plugin_data_pb2.HParamsPluginData.FromString(content)
+        if data.HasField("experiment"):
+            experiment = data.experiment
+        if data.HasField("session_start_info"):
+            session = {
+                key: value.WhichOneof("kind") and getattr(value, value.WhichOneof("kind"))
+                for key, value in data.session_start_info.hparams.items()
+            }
+    return experiment, session
