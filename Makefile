@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test smoke lint bench bench-sweep signatures sample clean
+.PHONY: install run test smoke lint bench bench-sweep bench-tracking signatures sample clean
 
 install: $(STAMP)
 
@@ -33,6 +33,10 @@ lint: install
 
 bench: install
 	$(BIN)/python bench/run.py
+
+# Training speed with --track tensorboard --track mlflow against without.
+bench-tracking: install
+	$(BIN)/python bench/tracking.py --rounds 4
 
 # cbrun sweep against KerasTuner (a bench-only dependency), and the cores per sweep worker.
 bench-sweep: install

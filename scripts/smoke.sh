@@ -86,6 +86,9 @@ step "predict $run"
 step "runs $OUT/train"
 "$CBRUN" runs --runs-dir "$OUT/train" --json >"$OUT/runs.json"
 "$PY" -c 'import json,sys; assert len(json.load(open(sys.argv[1]))) >= 11' "$OUT/runs.json"
+step "track $run --track tensorboard"
+"$CBRUN" track "$run" --track tensorboard --json >"$OUT/track.json"
+ls "$run"/tensorboard/train/events.out.tfevents.* >/dev/null || fail "track wrote no scalars"
 step "plot $run"
 "$CBRUN" plot "$run" -o "$OUT/curves.png" >/dev/null
 has "$OUT/curves.png"
@@ -106,11 +109,22 @@ step "schema"
 "$PY" -c 'import json,sys; assert json.load(open(sys.argv[1]))["title"] == "cbrun config"' "$OUT/schema.json"
 step "validate --origins"
 "$CBRUN" validate configs/early_stop.yaml --origins | grep -q "^fit.epochs = " || fail "no origins"
-step "sweep configs/sweep_mlp.yaml (2 trials, 1 epoch, 2 workers)"
+step "sweep configs/sweep_mlp.yaml (2 trials, 1 epoch, 2 workers, tracked)"
 "$CBRUN" sweep configs/sweep_mlp.yaml --runs-dir "$OUT/sweep" --trials 2 --jobs 2 \
+  --track tensorboard --track mlflow --set "tracking.mlflow.uri=sqlite:///$OUT/mlflow.db" \
   --set data.source=bundled --set fit.epochs=1 --set fit.steps_per_epoch=3 >"$OUT/sweep.out"
 grep -q "^2 workers, " "$OUT/sweep.out" || fail "no workers line"
 sweep_dir=$(ls -d "$OUT"/sweep/*/)
+"$PY" - "$sweep_dir" "sqlite:///$OUT/mlflow.db" <<'PYTHON' || fail "the sweep's trials are not tracked"
+import glob, json, sys
+from mlflow.tracking import MlflowClient
+parent = json.load(open(sys.argv[1] + "tracking.json"))["mlflow"]["run_id"]
+client = MlflowClient(sys.argv[2])
+runs = client.search_runs([client.get_run(parent).info.experiment_id])
+assert len([r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent]) == 2
+assert glob.glob(sys.argv[1] + "events.out.tfevents.*")  # the HParams experiment
+assert len(glob.glob(sys.argv[1] + "trials/*/tensorboard/train/events.out.tfevents.*")) == 2
+PYTHON
 step "sweep --resume (a finished sweep: nothing to run)"
 "$CBRUN" sweep --resume "$sweep_dir" | grep -q "^2 of 2 trials finished" || fail "resume"
 has "${sweep_dir}sweep.json"

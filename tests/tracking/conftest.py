@@ -33,8 +33,9 @@ def scalars(folder: Path) -> dict[str, list[tuple[int, float]]]:
 
     reader = event_accumulator.EventAccumulator(str(folder), size_guidance={"tensors": 0})
     reader.Reload()
+    value = tensor_util.make_ndarray
     return {
-        tag: [(e.step, float(tensor_util.make_ndarray(e.tensor_proto))) for e in reader.Tensors(tag)]
+        tag: [(e.step, float(value(e.tensor_proto))) for e in reader.Tensors(tag)]
         for tag in reader.Tags()["tensors"]
         if tag != "_hparams_/session_start_info"
     }
@@ -48,7 +49,7 @@ def hparams_data(folder: Path):
     reader = event_accumulator.EventAccumulator(str(folder))
     reader.Reload()
     experiment, session = None, {}
-    for tag, content in reader.PluginTagToContent("hparams").items():
+    for content in reader.PluginTagToContent("hparams").values():
         data = plugin_data_pb2.HParamsPluginData.FromString(content)
         if data.HasField("experiment"):
             experiment = data.experiment
