@@ -13,6 +13,7 @@ whichever module asks first, the chatter stays off the console.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import tempfile
@@ -69,25 +70,39 @@ def import_tensorflow(verbose: bool | None = None) -> str:
         import tensorflow  # noqa: F401
 
         return ""
+    with native_stderr_captured() as captured:
+        import keras  # noqa: F401
+        import tensorflow  # noqa: F401
+    # Python-side warnings too (a sweep's many fits in one process warn of retracing).
+    tensorflow.get_logger().setLevel("ERROR")
+    return captured.text
+
+
+class _Captured:
+    text = ""
+
+
+@contextlib.contextmanager
+def native_stderr_captured():
+    """File descriptor 2 into a temporary file for the block: what C++ code writes there
+    (TensorFlow's import, LiteRT's "Created TensorFlow Lite XNNPACK delegate") is kept in
+    `.text`, and shown if the block fails."""
     sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile(mode="w+b") as captured:
-        os.dup2(captured.fileno(), 2)
+    saved, captured = os.dup(2), _Captured()
+    with tempfile.TemporaryFile(mode="w+b") as file:
+        os.dup2(file.fileno(), 2)
         try:
-            import keras  # noqa: F401
-            import tensorflow  # noqa: F401
+            yield captured
         except BaseException:
             os.dup2(saved, 2)
-            captured.seek(0)
-            sys.stderr.write(captured.read().decode("utf-8", "replace"))
+            file.seek(0)
+            sys.stderr.write(file.read().decode("utf-8", "replace"))
             raise
         finally:
             os.dup2(saved, 2)
             os.close(saved)
-        captured.seek(0)
-        # Python-side warnings too (a sweep's many fits in one process warn of retracing).
-        tensorflow.get_logger().setLevel("ERROR")
-        return captured.read().decode("utf-8", "replace")
+            file.seek(0)
+            captured.text = file.read().decode("utf-8", "replace")
 
 
 # Keras reads these and silently cuts every fit short (keras#21217): a run would end

@@ -344,7 +344,7 @@ def trace(config, batches, overrides, runs_dir, allow_plugins, verbose):
 
 
 cli.add_command(sweep_commands.sweep)
-for command in (results.runs, results.plot, results.track):
+for command in (results.runs, results.plot, results.track, results.export):
     cli.add_command(command)
 
 

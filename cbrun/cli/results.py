@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from cbrun.cli.options import make_console, track_option
+from cbrun.cli.options import make_console, track_option, verbose_option
 
 
 @click.command()
@@ -86,3 +86,56 @@ def track(run_dir, track, as_json):
         said.append(f"mlflow run {mlflow['run_id']} in {mlflow['uri']} ({state})")
     click.echo("; ".join(said))
     sys.exit(0 if sent.get("mlflow", {}).get("sent", True) else 1)
+
+
+@click.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option(
+    "--format",
+    "formats",
+    multiple=True,
+    required=True,
+    type=click.Choice(["saved_model", "litert", "onnx"]),
+    help="What to export to (repeatable): SavedModel, LiteRT (cbrun[litert]), ONNX (cbrun[onnx]).",
+)
+@click.option(
+    "--output", "-o", type=click.Path(path_type=Path), help="The folder (default: RUN_DIR/export)."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print export.json.")
+@verbose_option
+def export(run_dir, formats, output, as_json, verbose):
+    """Export RUN_DIR's model with Keras's model.export, load each export back in its own
+    runtime and compare it with the Keras model on 256 test images (export.json).
+    Exit 1 when an export's outputs differ by more than the tolerance."""
+    from cbrun.after import export as exporting
+
+    exporting.check_export(run_dir, formats, output)  # before TensorFlow loads
+    report = exporting.export_run(run_dir, formats, output, say=lambda line: None)
+    if as_json:
+        click.echo(exporting.report_json(report))
+    else:
+        from rich.table import Table
+
+        table = Table(title=f"export of {Path(report['run_dir']).name}", box=None)
+        for column in ("format", "max |difference|", "argmax agrees", "size", "verified"):
+            table.add_column(column, justify="left" if column == "format" else "right")
+        for name, result in report["formats"].items():
+            table.add_row(
+                name,
+                f"{result['max_abs_difference']:.2e}",
+                f"{result['argmax_agreement']:.2%}",
+                f"{result['bytes'] / 1024:,.0f} KiB",
+                "yes" if result["verified"] else "NO",
+            )
+        console = make_console()
+        console.print(table)
+        console.print(f"tolerance {report['tolerance']:g}; written to {_folder_of(report)}")
+    failed = exporting.failed_formats(report)
+    if failed:
+        click.echo(f"Error: {', '.join(failed)}: outputs differ beyond the tolerance", err=True)
+        sys.exit(1)
+
+
+def _folder_of(report: dict) -> Path:
+    first = next(iter(report["formats"].values()))
+    return Path(first["path"]).parent / "export.json"

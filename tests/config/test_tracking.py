@@ -44,7 +44,7 @@ def test_a_bad_tracking_section_is_one_line(section, message, write_config, cli)
 def test_a_missing_extra_names_the_extra_to_install(write_config, cli, monkeypatch):
     import cbrun.catalog.extras
 
-    monkeypatch.setitem(cbrun.catalog.extras.EXTRAS, "mlflow", "mlflow_not_installed_here")
+    monkeypatch.setitem(cbrun.catalog.extras.EXTRAS, "mlflow", ("mlflow_not_installed_here",))
     config = write_config(BASE + "tracking:\n  mlflow: {experiment: x}\n")
     result = cli("validate", config)
     assert result.exit_code == 2
