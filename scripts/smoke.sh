@@ -89,6 +89,22 @@ step "runs $OUT/train"
 step "track $run --track tensorboard"
 "$CBRUN" track "$run" --track tensorboard --json >"$OUT/track.json"
 ls "$run"/tensorboard/train/events.out.tfevents.* >/dev/null || fail "track wrote no scalars"
+step "export $run --format saved_model --format onnx --format litert"
+"$CBRUN" export "$run" --format saved_model --format onnx --format litert -o "$OUT/export" \
+  >/dev/null || fail "an export did not verify"
+"$PY" -c 'import json,sys; r=json.load(open(sys.argv[1])); assert all(f["verified"] for f in r["formats"].values()) and len(r["formats"]) == 3' \
+  "$OUT/export/export.json"
+step "diff $run and the API run of mnist_mlp"
+"$CBRUN" diff "$run" "$OUT/train/mnist_mlp" --json >"$OUT/diff.json"
+"$PY" -c 'import json,sys; assert json.load(open(sys.argv[1]))["config"]' "$OUT/diff.json"
+"$CBRUN" diff "$run" "$OUT/train/mnist_mlp" --md | grep -q "^| metric |" || fail "diff --md"
+step "init, then train what it wrote"
+"$CBRUN" init "$OUT/first.yaml" --model cnn --callbacks EarlyStopping >/dev/null
+has "$OUT/cbrun.schema.json"
+"$CBRUN" train "$OUT/first.yaml" --run-dir "$OUT/first" "${SHORT[@]}" >/dev/null
+check_run "$OUT/first"
+"$CBRUN" init "$OUT/example.yaml" --example early_stop >/dev/null
+cmp -s "$OUT/example.yaml" configs/early_stop.yaml || fail "init --example is not the shipped config"
 step "plot $run"
 "$CBRUN" plot "$run" -o "$OUT/curves.png" >/dev/null
 has "$OUT/curves.png"

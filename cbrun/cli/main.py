@@ -343,8 +343,25 @@ def trace(config, batches, overrides, runs_dir, allow_plugins, verbose):
     sys.exit(result.exit_code)
 
 
+@cli.command()
+@click.argument("path", type=click.Path(path_type=Path), default="cbrun.yaml", required=False)
+@click.option("--model", type=click.Choice(["linear", "mlp", "cnn"]), default="mlp")
+@click.option("--dataset", type=click.Choice(["mnist", "fashion_mnist", "arrays"]), default="mnist")
+@click.option("--callbacks", metavar="NAME,...", default="", help="Callbacks by name.")
+@click.option("--example", metavar="NAME", help="A copy of a shipped config instead.")
+def init(path, model, dataset, callbacks, example):
+    """Write a first config to PATH (default cbrun.yaml), commented, that validates and
+    trains as written, with its JSON Schema beside it; or --example NAME, a shipped
+    config (early_stop, sweep_mlp ...). Never overwrites."""
+    from cbrun.config.starter import write_starter
+
+    names = [name.strip() for name in callbacks.split(",") if name.strip()]
+    written = write_starter(path, model=model, dataset=dataset, callbacks=names, example=example)
+    click.echo(f"wrote {', '.join(map(str, written))}; next: cbrun train {path}")
+
+
 cli.add_command(sweep_commands.sweep)
-for command in (results.runs, results.plot, results.track, results.export):
+for command in (results.runs, results.plot, results.track, results.export, results.diff):
     cli.add_command(command)
 
 

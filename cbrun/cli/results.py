@@ -139,3 +139,29 @@ def export(run_dir, formats, output, as_json, verbose):
 def _folder_of(report: dict) -> Path:
     first = next(iter(report["formats"].values()))
     return Path(first["path"]).parent / "export.json"
+
+
+@click.command()
+@click.argument("a", metavar="A", type=click.Path(path_type=Path))
+@click.argument("b", metavar="B", type=click.Path(path_type=Path))
+@click.option("--all", "everything", is_flag=True, help="Every key, not only what differs.")
+@click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
+@click.option("--md", "as_markdown", is_flag=True, help="Print Markdown tables (for CI).")
+def diff(a, b, everything, as_json, as_markdown):
+    """Compare two runs (or a run and a config such as a sweep's best.yaml): the config
+    keys that differ, with their --set origins, the metrics with the change, then status,
+    epochs, duration and versions."""
+    from cbrun.after import diff as diffing
+
+    if as_json and as_markdown:
+        raise click.UsageError("--json and --md exclude each other")
+    result = diffing.diff(a, b, everything=everything)
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+    elif as_markdown:
+        click.echo(diffing.markdown(result), nl=False)
+    else:
+        console = make_console()
+        for table in diffing.tables(result):
+            console.print(table)
+            console.print()

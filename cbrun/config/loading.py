@@ -15,6 +15,7 @@ from pydantic import TypeAdapter, ValidationError
 from cbrun.catalog.callbacks import callback_registry
 from cbrun.catalog.registry import Registry
 from cbrun.config.checks import named_problems, pydantic_problem
+from cbrun.config.composition import origins
 from cbrun.config.shapes import resolve_flatten
 from cbrun.config.source import load_document
 from cbrun.config.spec import RunSpec
@@ -127,4 +128,5 @@ def load_config(path: str | Path, overrides: list[str] = (), allow_plugins=()) -
     stem = re.sub(r"[^A-Za-z0-9._-]", "-", Path(path).stem).strip("-._") or "run"
     spec = validate(doc, default_name=stem.replace("_", "-"), allow_plugins=allow_plugins)
     spec._chain = doc.chain
+    spec._origins = {key: where for key, _, where in origins(doc)}
     return spec

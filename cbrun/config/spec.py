@@ -277,6 +277,8 @@ class RunSpec(_Section):
 
     # The files an `extends:` chain composed it from, with their sha256 (not a key).
     _chain: list = PrivateAttr(default_factory=list)
+    # Where each value the files and --set give came from (`cbrun diff` shows it).
+    _origins: dict = PrivateAttr(default_factory=dict)
 
     def to_yaml(self, *, argument_defaults: bool = False) -> str:
         """The resolved config, every section's default written out; with

@@ -93,6 +93,8 @@ class Summary(BaseModel):
     error: str | None = None
     # What the trackers need to continue (cbrun/tracking/session.py): MLflow's run id.
     tracking: dict = Field(default_factory=dict)
+    # `{key: file:line:col or --set ...}` of the values the config's files gave (cbrun diff).
+    origins: dict = Field(default_factory=dict)
 
     def to_json(self) -> dict:
         """Plain data for `atomic_write_json` (which writes NaN and infinities as strings)."""
@@ -182,6 +184,8 @@ def start_summary(spec, run, dataset, strategy, started, in_place, first_epoch) 
         summary = Summary(
             status=RunStatus.RUNNING, name=spec.name, run_dir=str(run.path), started=now(started)
         )
+    if not summary.origins:  # a resumed run keeps where its first config came from
+        summary.origins = dict(spec._origins)
     distribute = {
         "strategy": spec.distribute.strategy,
         "replicas": strategy.num_replicas_in_sync,

@@ -1,0 +1,159 @@
+"""`cbrun init`: a first config, commented, that validates and trains as written; or a
+copy of one of the configs cbrun ships (package data, so a plain `pip install` has them).
+
+The schema goes beside it (`cbrun.schema.json`, named by the first line's
+`yaml-language-server` header) so an editor completes and checks every key.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+from cbrun.errors import UsageError
+
+MODELS = ("linear", "mlp", "cnn")
+DATASETS = ("mnist", "fashion_mnist", "arrays")
+SCHEMA = "cbrun.schema.json"
+# What a callback needs that has no default, where cbrun init can choose it.
+REQUIRED_CHOICES = {
+    "ModelCheckpoint": {"filepath": "checkpoints/best.keras", "monitor": "val_loss"},
+    "CSVLogger": {"filename": "epochs.csv"},
+}
+
+_MODEL_LINES = {
+    "linear": "model:\n  name: linear            # the guide's one Dense unit on flat pixels\n",
+    "mlp": (
+        "model:\n  name: mlp               # Dense layers on flat pixels\n"
+        "  args: {units: [64]}     # one hidden layer of 64; [128, 64] for two\n"
+    ),
+    "cnn": "model:\n  name: cnn               # convolutions on 28x28x1 images\n",
+}
+_LOSS = {
+    "linear": "  loss: mean_squared_error         # one output: the label as a number\n"
+    "  metrics: [mae]\n",
+    "mlp": "  loss: sparse_categorical_crossentropy   # integer labels, one output per class\n"
+    "  metrics: [accuracy]\n",
+}
+
+
+def example_names() -> list[str]:
+    """The shipped configs, by name (`early_stop`, `sweep_mlp` ...)."""
+    folder = resources.files("cbrun") / "configs"
+    return sorted(
+        p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml")
+    )
+
+
+def _data_lines(dataset: str, data_file: str | None) -> str:
+    if dataset == "arrays":
+        return (
+            "data:\n"
+            f"  dataset: arrays\n  path: {data_file}   # x_train, y_train, x_test, y_test\n"
+            "  validation_split: 0.1   # the last 10% of the training rows for val_ metrics\n"
+        )
+    return (
+        f"data:\n  dataset: {dataset:<14}# mnist | fashion_mnist | arrays (your .npz)\n"
+        "  validation_split: 0.1   # the last 10% of training images for val_ metrics\n"
+    )
+
+
+def _callback_lines(callbacks: list[str]) -> str:
+    from cbrun.catalog.callbacks import callback_registry
+    from cbrun.catalog.registry import did_you_mean
+
+    registry = callback_registry()
+    lines = ["callbacks:                # cbrun list-callbacks shows them all\n"]
+    for name in callbacks:
+        if name not in registry:
+            hint = did_you_mean(name, registry.names())
+            raise UsageError(f"--callbacks {name}: no such callback{hint}")
+        entry = registry.get(name)
+        if entry.unavailable:
+            raise UsageError(f"--callbacks {name}: {entry.unavailable}")
+        chosen = REQUIRED_CHOICES.get(name, {})
+        needed = [a.name for a in entry.arguments if a.required and a.name not in chosen]
+        if needed:
+            raise UsageError(
+                f"--callbacks {name}: needs {', '.join(needed)}, which cbrun init cannot "
+                "choose; add it to the config yourself"
+            )
+        args = dict(chosen)
+        if name == "EarlyStopping":
+            args = {"monitor": "val_loss", "patience": 2, "restore_best_weights": True}
+        text = ", ".join(f"{k}: {v}" if not isinstance(v, bool) else f"{k}: {str(v).lower()}"
+                         for k, v in args.items())  # fmt: skip
+        lines.append(f"  - name: {name}\n" + (f"    args: {{{text}}}\n" if args else ""))
+    return "".join(lines) if callbacks else ""
+
+
+def starter_text(name: str, model: str, dataset: str, callbacks: list[str], data_file=None) -> str:
+    """A commented config for `model` on `dataset` with `callbacks` (names)."""
+    return (
+        f"# yaml-language-server: $schema={SCHEMA}\n"
+        "# Made by `cbrun init`. Check it with `cbrun validate FILE`, train it with\n"
+        "# `cbrun train FILE`; every key and its default: `cbrun validate FILE` prints them.\n"
+        f"name: {name}\n"
+        "seed: 0                   # the same seed, the same run\n"
+        + _data_lines(dataset, data_file)
+        + _MODEL_LINES[model]
+        + "compile:\n"
+        "  optimizer: {name: adam, args: {learning_rate: 0.001}}\n"
+        + _LOSS["linear" if model == "linear" else "mlp"]
+        + "fit:\n  batch_size: 64\n  epochs: 5\n"
+        + _callback_lines(callbacks)
+    )
+
+
+def write_starter(
+    path: Path, *, model="mlp", dataset="mnist", callbacks=(), example=None
+) -> list[Path]:
+    """Write the config (and the schema beside it, and for `arrays` a small `.npz` cut
+    from the bundled sample so it trains as written); the files written."""
+    path = Path(path)
+    if path.exists():
+        raise UsageError(f"{path} exists: cbrun init never overwrites; give another PATH")
+    if not path.parent.is_dir():
+        raise UsageError(f"{path.parent}: no such folder")
+    if example is not None:
+        if example not in example_names():
+            raise UsageError(f"--example {example}: one of {', '.join(example_names())}")
+        text = (resources.files("cbrun") / "configs" / f"{example}.yaml").read_text("utf-8")
+        return _write(path, text, [])
+    if model not in MODELS or dataset not in DATASETS:
+        raise UsageError(f"--model is one of {MODELS}, --dataset one of {DATASETS}")
+    data_file = f"{path.stem}_arrays.npz" if dataset == "arrays" else None
+    stem = "".join(c if c.isalnum() or c in "._-" else "-" for c in path.stem).strip("-._")
+    text = starter_text(stem or "run", model, dataset, list(callbacks), data_file)
+    extra = [_sample_arrays(path.parent / data_file)] if data_file else []  # checked first
+    return _write(path, text, extra)
+
+
+def _write(path: Path, text: str, extra: list[Path]) -> list[Path]:
+    path.write_text(text, encoding="utf-8")
+    written = [path, *extra]
+    schema = path.parent / SCHEMA
+    if not schema.exists():
+        source = resources.files("cbrun") / "configs" / SCHEMA
+        schema.write_text(source.read_text("utf-8"), encoding="utf-8")
+        written.append(schema)
+    return written
+
+
+def _sample_arrays(target: Path) -> Path:
+    """1,000 training and 200 test images of the bundled sample, as your own arrays."""
+    import numpy as np
+
+    if target.exists():
+        raise UsageError(f"{target} exists: cbrun init never overwrites; give another PATH")
+    with resources.as_file(resources.files("cbrun") / "data" / "mnist_sample.npz") as sample:
+        with np.load(sample) as data:
+            # Images as (N, 28, 28, 1): what every built-in model takes as given.
+            arrays = {
+                "x_train": data["x_train"][:1000, ..., None],
+                "y_train": data["y_train"][:1000],
+                "x_test": data["x_test"][:200, ..., None],
+                "y_test": data["y_test"][:200],
+            }
+    np.savez(target, **arrays)
+    return target
