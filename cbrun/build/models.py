@@ -29,7 +29,8 @@ def linear(input_shape, num_classes):
 
     inputs = _input(keras, input_shape)
     flat = keras.layers.Flatten()(inputs) if len(input_shape) > 1 else inputs
-    return keras.Model(inputs, keras.layers.Dense(1, activation="linear")(flat), name="linear")
+    output = keras.layers.Dense(1, activation="linear", dtype="float32")(flat)
+    return keras.Model(inputs, output, name="linear")
 
 
 @MODELS.register()
@@ -51,7 +52,8 @@ def mlp(
         x = keras.layers.Dense(size, activation=activation)(x)
         if dropout:
             x = keras.layers.Dropout(dropout)(x)
-    outputs = keras.layers.Dense(num_classes, activation="softmax")(x)
+    # float32 under a mixed dtype_policy too: a softmax in bfloat16 loses the small classes.
+    outputs = keras.layers.Dense(num_classes, activation="softmax", dtype="float32")(x)
     return keras.Model(inputs, outputs, name="mlp")
 
 
@@ -81,7 +83,8 @@ def cnn(
     x = keras.layers.Dense(dense, activation="relu")(x)
     if dropout:
         x = keras.layers.Dropout(dropout)(x)
-    outputs = keras.layers.Dense(num_classes, activation="softmax")(x)
+    # float32 under a mixed dtype_policy too: a softmax in bfloat16 loses the small classes.
+    outputs = keras.layers.Dense(num_classes, activation="softmax", dtype="float32")(x)
     return keras.Model(inputs, outputs, name="cnn")
 
 

@@ -17,7 +17,7 @@ import re
 import string
 from pathlib import Path
 
-from cbrun.catalog.datasets import names_in
+from cbrun.catalog.datasets import array_headers, names_in
 from cbrun.catalog.keras_table import table
 from cbrun.catalog.registry import did_you_mean
 from cbrun.config import arguments
@@ -200,6 +200,26 @@ def _rate_setters(spec) -> list:
     ]
 
 
+def _class_weight(spec) -> list:
+    """Class weights name classes the labels have, and the labels are classes."""
+    weights, where = spec.fit.class_weight, ("fit", "class_weight")
+    if weights is None:
+        return []
+    if spec.data.dataset == "arrays" and spec.data.path:
+        header = array_headers(Path(spec.data.path)).get("y_train")
+        if header is not None and header[1].kind == "f":
+            return [
+                (where, "needs class labels; the targets here are floats (a regression)", False)
+            ]
+    classes = _classes(spec)
+    if isinstance(weights, dict) and classes is not None:
+        beyond = sorted(k for k in weights if k >= classes)
+        if beyond:
+            message = f"class {beyond[0]} is not a class: the labels are 0-{classes - 1}"
+            return [(where, message, False)]
+    return []
+
+
 def cross_field_problems(spec, broken=frozenset(), named=frozenset()) -> list:
     """The rules between fields. `broken`: sections that failed the schema; `named`: the
     paths (first one or two keys) where a problem was already found. A rule runs only
@@ -210,6 +230,8 @@ def cross_field_problems(spec, broken=frozenset(), named=frozenset()) -> list:
     found = []
     if not broken & {"model"} and not named & {("model",), ("compile", "loss")}:
         found += _loss(spec)
+    if "fit" not in broken:
+        found += _class_weight(spec)
     if "callbacks" in broken:
         return found
     if ("compile", "optimizer") not in named:

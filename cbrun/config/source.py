@@ -58,7 +58,7 @@ def apply_override(doc: Document, raw: str) -> None:
     """Apply one `--set dotted.path=value`; the value is read as YAML."""
     parts, text = _split_override(raw)
     where = f"--set {raw}"
-    value_doc = load_yaml(text, where)
+    value_doc = load_yaml(text, where, tuple(parts))
     node = doc.data
     for depth, part in enumerate(parts[:-1]):
         here = format_path(tuple(parts[: depth + 1]))

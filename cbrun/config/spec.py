@@ -104,6 +104,10 @@ class CompileSpec(_Section):
     loss: str | NamedSpec
     metrics: list[str | NamedSpec] = []
     jit_compile: bool | Literal["auto"] = "auto"
+    # Keras's mixed precision: layers compute in bfloat16 or float16, variables stay
+    # float32; the built-in models keep their output layer float32; float16's loss scale
+    # is Keras's own (LossScaleOptimizer, from compile).
+    dtype_policy: Literal["float32", "mixed_bfloat16", "mixed_float16"] = "float32"
 
 
 class FitSpec(_Section):
@@ -115,6 +119,26 @@ class FitSpec(_Section):
     validation_steps: int | None = Field(None, gt=0, le=MAX_STEPS)
     shuffle: bool = True
     steps_per_execution: Any = "auto"
+    # A weight per class in the loss: `{0: 1.0, 7: 3.0}` (a class not named weighs 1), or
+    # `balanced`: total / (classes x count of the class), from the training labels.
+    class_weight: dict[int, float] | Literal["balanced"] | None = None
+
+    @field_validator("class_weight", mode="before")
+    @classmethod
+    def _weights(cls, value):
+        # One line for every wrong form, rather than one per member of the union.
+        forms = "balanced, or class ids to weights, e.g. {0: 1.0, 7: 3.0}"
+        if value is None or value == "balanced":
+            return value
+        if not isinstance(value, dict):
+            raise ValueError(f"give {forms}; got {describe_value(value)}")
+        for key, weight in value.items():
+            if not isinstance(key, int) or isinstance(key, bool) or key < 0:
+                raise ValueError(f"class ids are whole numbers >= 0; got {key!r}: give {forms}")
+            number = isinstance(weight, (int, float)) and not isinstance(weight, bool)
+            if not number or not 0 < weight < 1e6:
+                raise ValueError(f"class {key}: a weight is a number > 0 and < 1e6; got {weight!r}")
+        return {key: float(weight) for key, weight in value.items()}
 
     _check_spe = field_validator("steps_per_execution", mode="before")(
         lambda cls, v: _auto_or_positive(v)
@@ -285,6 +309,8 @@ class RunSpec(_Section):
         `argument_defaults`, also the defaults of every named thing's arguments. A config
         composed with `extends:` starts with a comment naming each file and its sha256."""
         data = self.model_dump(mode="json", by_alias=True)
+        if isinstance(self.fit.class_weight, dict):  # JSON made its class ids strings
+            data["fit"]["class_weight"] = dict(self.fit.class_weight)
         if data.get("sweep"):
             # Only what is set: a dimension's one kind; a pruner's bounds when it has them.
             sweep = data["sweep"]

@@ -127,11 +127,26 @@ class Document:
         return self.marks.get((), self.source)
 
 
+# The one mapping whose keys are numbers: class ids. Every other key is a plain string.
+CLASS_ID_KEYS = ("class_weight",)
+
+
+def _class_id(node, path) -> bool:
+    return (
+        isinstance(node, yaml.ScalarNode)
+        and node.tag == _STD + "int"
+        and bool(path)
+        and path[-1] in CLASS_ID_KEYS
+        and node.value.isdigit()
+    )
+
+
 class _Builder:
     """Turns a composed node tree into Python values, collecting problems."""
 
-    def __init__(self, source: str):
+    def __init__(self, source: str, root: tuple = ()):
         self.source = source
+        self.root = root  # where in the config this text goes (a --set value's key path)
         self.doc = Document(data=None, source=source)
         self.problems: list[Problem] = []
         self.count = 0
@@ -165,10 +180,13 @@ class _Builder:
             if key_node.tag == _STD + "merge":
                 self.problem(key_node.start_mark, path, "merge keys (<<) are not supported")
                 continue
-            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != _STD + "str":
+            if _class_id(key_node, self.root + path):
+                key = int(key_node.value)  # fit.class_weight: {0: 1.0, 7: 3.0}
+            elif not isinstance(key_node, yaml.ScalarNode) or key_node.tag != _STD + "str":
                 self.problem(key_node.start_mark, path, "keys must be plain strings")
                 continue
-            key = key_node.value
+            else:
+                key = key_node.value
             if key in first_seen:
                 self.problem(
                     key_node.start_mark,
@@ -230,12 +248,13 @@ def _syntax_problem(source: str, error: yaml.YAMLError) -> Problem:
     return Problem(where, "", f"invalid YAML: {message}")
 
 
-def load_yaml(text: str, source: str) -> Document:
+def load_yaml(text: str, source: str, root: tuple = ()) -> Document:
     """Parse one YAML document into a `Document`.
 
     Args:
         text: the YAML text.
         source: what to call it in messages: a file path or `--set KEY=VALUE`.
+        root: the key path the text's value goes to (a `--set` value's), else the top.
 
     Raises:
         ConfigError: listing every problem found.
@@ -247,7 +266,7 @@ def load_yaml(text: str, source: str) -> Document:
         raise ConfigError([_syntax_problem(source, error)]) from None
     finally:
         loader.dispose()
-    builder = _Builder(source)
+    builder = _Builder(source, tuple(root))
     if node is None:
         builder.doc.marks[()] = f"{source}:1:1"
         return builder.doc

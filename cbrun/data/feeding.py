@@ -132,3 +132,16 @@ def _options():
     # epoch order; tf.distribute splits each global batch between the replicas.
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
     return options
+
+
+def class_weights(given, labels: np.ndarray, num_classes: int | None) -> dict[int, float] | None:
+    """`fit.class_weight` as Keras takes it: every class with a weight (1 where the config
+    names none); `balanced` is total / (classes x count), from the training labels (a class
+    with no label weighs 1)."""
+    if given is None or num_classes is None:
+        return None
+    counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=num_classes)
+    if given == "balanced":
+        total = float(counts.sum())
+        return {c: (total / (num_classes * int(n)) if n else 1.0) for c, n in enumerate(counts)}
+    return {c: float(given.get(c, 1.0)) for c in range(num_classes)}

@@ -95,6 +95,8 @@ class Summary(BaseModel):
     tracking: dict = Field(default_factory=dict)
     # `{key: file:line:col or --set ...}` of the values the config's files gave (cbrun diff).
     origins: dict = Field(default_factory=dict)
+    # How fit ran: the dtype policy and the class weights as Keras got them (all classes).
+    fit: dict = Field(default_factory=dict)
 
     def to_json(self) -> dict:
         """Plain data for `atomic_write_json` (which writes NaN and infinities as strings)."""

@@ -25,6 +25,7 @@ from cbrun.build.callback_factory import (
 from cbrun.build.models import build_model, compile_model
 from cbrun.config.spec import RunSpec
 from cbrun.data.datasets import Dataset, load_configured
+from cbrun.data.feeding import class_weights, fit_data
 from cbrun.errors import (
     CbrunError,
     RunInterrupted,
@@ -128,10 +129,17 @@ def train(
                 shutil.rmtree(training.run.path, ignore_errors=True)  # a mistake: nothing left
             raise
         finally:
-            sink.close()
-            training.run.unlock()
-            if not training.chief:
-                shutil.rmtree(training.run.path.parent, ignore_errors=True)
+            _release(training)
+
+
+def _release(training: _Training) -> None:
+    """After the run, however it ended: the log closed, the folder unlocked, Keras's
+    global dtype policy back to float32, a non-chief worker's scratch folder gone."""
+    training.sink.close()
+    training.run.unlock()
+    load_keras().mixed_precision.set_global_policy("float32")
+    if not training.chief:
+        shutil.rmtree(training.run.path.parent, ignore_errors=True)
 
 
 def _prepare(spec: RunSpec, source, sink, *, runs_dir, run_dir, verbose) -> _Training:
@@ -173,6 +181,8 @@ def _prepare(spec: RunSpec, source, sink, *, runs_dir, run_dir, verbose) -> _Tra
         run.remove_stray_temporaries()
     summary = start_summary(spec, run, dataset, strategy, started, in_place, first_epoch)
     summary.steps_per_execution = spe
+    weights = class_weights(spec.fit.class_weight, dataset.y_train, dataset.num_classes)
+    summary.fit = {"dtype_policy": spec.compile.dtype_policy, "class_weight": weights}
     run.write_json(SUMMARY, summary.to_json())
     sink.line(f"run: {run.path}  (steps_per_execution {spe}: {why})")
     return _Training(
@@ -198,6 +208,8 @@ def _build(spec, run, source, dataset, strategy, cluster, sink, search_paths):
     tf = load_tensorflow()
 
     keras.utils.set_random_seed(spec.seed)
+    # Process-wide, like the seed: each run sets its own (train() puts float32 back).
+    keras.mixed_precision.set_global_policy(spec.compile.dtype_policy)
     # Process-wide in TensorFlow: set it either way, so that an earlier run in this
     # process (a test, a notebook) never decides for this one.
     if spec.deterministic:
@@ -296,13 +308,12 @@ def _start_tracking(training: _Training, recorder) -> list:
 
 def _run_phases(training, recorder, logger, stop, after_recorder) -> tuple[RunStatus, dict | None]:
     """fit, then (if the run finished) evaluate, predict when traced, and the model saved."""
-    from cbrun.data.feeding import fit_data
     from cbrun.run.decisions import Decisions
 
     spec, model, dataset, run = training.spec, training.model, training.dataset, training.run
     phase = {name: [cb for cb, ph in training.callbacks if name in ph] for name in _PHASES}
     traced = [training.tracer] if training.tracer is not None else []
-    if training.tracer is not None:
+    if traced:
         training.tracer.instrument([cb for cb, _ in training.callbacks] + [recorder, logger])
     data = fit_data(
         dataset.x_train,
@@ -325,6 +336,7 @@ def _run_phases(training, recorder, logger, stop, after_recorder) -> tuple[RunSt
             validation_batch_size=spec.fit.batch_size,
             validation_steps=spec.fit.validation_steps if data.validation else None,
             verbose=0,
+            class_weight=training.summary.fit["class_weight"],
             callbacks=[
                 data.callback,
                 stop.fit_callback(),
