@@ -345,8 +345,20 @@ def trace(config, batches, overrides, runs_dir, allow_plugins, verbose):
 
 @cli.command()
 @click.argument("path", type=click.Path(path_type=Path), default="cbrun.yaml", required=False)
-@click.option("--model", type=click.Choice(["linear", "mlp", "cnn"]), default="mlp")
-@click.option("--dataset", type=click.Choice(["mnist", "fashion_mnist", "arrays"]), default="mnist")
+@click.option(
+    "--model",
+    type=click.Choice(["linear", "mlp", "cnn"]),
+    default="mlp",
+    show_default=True,
+    help="The built-in model to start from.",
+)
+@click.option(
+    "--dataset",
+    type=click.Choice(["mnist", "fashion_mnist", "arrays"]),
+    default="mnist",
+    show_default=True,
+    help="The data (arrays: also writes PATH_arrays.npz from the bundled sample).",
+)
 @click.option("--callbacks", metavar="NAME,...", default="", help="Callbacks by name.")
 @click.option("--example", metavar="NAME", help="A copy of a shipped config instead.")
 def init(path, model, dataset, callbacks, example):
