@@ -5,13 +5,13 @@ status, epochs, time and versions. Only what differs, unless asked for all.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
 from cbrun.catalog.metrics import best_epochs
+from cbrun.config.tracking import flat_config
 from cbrun.errors import UsageError
 from cbrun.output.rundir import CONFIG, RunDir
 
@@ -31,16 +31,9 @@ class Side:
     run: dict = field(default_factory=dict)
 
 
-def flatten(data, prefix: str = "") -> dict:
-    """`{dotted.key: value}` of nested mappings; lists as JSON text, as the trackers."""
-    flat = {}
-    for key, value in (data or {}).items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict) and value:
-            flat.update(flatten(value, f"{name}."))
-        else:
-            flat[name] = json.dumps(value, sort_keys=True) if isinstance(value, list) else value
-    return flat
+def flatten(config: dict) -> dict:
+    """Every key of a config, dotted, lists as JSON text (as the trackers show them)."""
+    return flat_config(config, skip=(), keep_none=True)
 
 
 def _metrics(summary, history: list[dict]) -> dict:

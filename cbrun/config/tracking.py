@@ -17,19 +17,23 @@ TENSORBOARD_FOLDER = "tensorboard"  # in the run folder; cbrun's own, rewritten 
 _NOT_PARAMETERS = ("logging", "output", "plugin_paths", "tracking", "sweep")
 
 
-def flat_config(data: dict, prefix: str = "") -> dict[str, object]:
+def flat_config(
+    data: dict, prefix: str = "", *, skip=_NOT_PARAMETERS, keep_none: bool = False
+) -> dict[str, object]:
     """`{dotted.key: value}` of a resolved config (`RunSpec.model_dump(mode="json")`):
-    numbers, strings and booleans as they are, lists and mappings of them as JSON."""
+    numbers, strings and booleans as they are, lists and empty mappings as JSON. The
+    top-level sections in `skip` are left out, and unset (None) values unless `keep_none`
+    (the trackers show parameters; `cbrun diff` shows everything)."""
     flat = {}
-    for key, value in data.items():
-        if not prefix and key in _NOT_PARAMETERS:
+    for key, value in (data or {}).items():
+        if not prefix and key in skip:
             continue
         name = f"{prefix}{key}"
         if isinstance(value, dict) and value:
-            flat.update(flat_config(value, f"{name}."))
+            flat.update(flat_config(value, f"{name}.", skip=skip, keep_none=keep_none))
         elif isinstance(value, (list, dict)):
             flat[name] = json.dumps(value, sort_keys=True)
-        elif value is not None:
+        elif value is not None or keep_none:
             flat[name] = value
     return flat
 
