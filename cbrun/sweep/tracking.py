@@ -27,14 +27,15 @@ def _client(uri: str):
 
 
 def _parent_run(folder: Path, spec) -> dict:
-    from cbrun.tracking.mlflow_logger import MlflowRun
+    from cbrun.tracking.mlflow_logger import artifact_location
 
     uri, experiment = mlflow_target(spec, folder.parent, {})
     client = _client(uri)
     found = client.get_experiment_by_name(experiment)
     if found is None:
-        location = MlflowRun(uri, experiment, None, print)._artifact_location()
-        experiment_id = client.create_experiment(experiment, artifact_location=location)
+        experiment_id = client.create_experiment(
+            experiment, artifact_location=artifact_location(uri)
+        )
     else:
         experiment_id = found.experiment_id
     sweep = spec.sweep

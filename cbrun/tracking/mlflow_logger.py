@@ -44,6 +44,15 @@ def default_uri(folder: Path) -> str:
     return f"sqlite:///{(Path(folder) / 'mlflow.db').resolve()}"
 
 
+def artifact_location(uri: str) -> str | None:
+    """Where a new experiment keeps artifacts: `mlartifacts/` beside a SQLite store (never
+    `./mlruns` in the working folder); a server or database decides for itself (None)."""
+    if not uri.startswith("sqlite:///"):
+        return None
+    database = Path(uri.removeprefix("sqlite:///"))
+    return (database.parent / "mlartifacts").resolve().as_uri()
+
+
 def _numbers(row: dict) -> dict[str, float]:
     return {
         k: float(v)
@@ -90,7 +99,7 @@ class MlflowRun:
                 self.run_id = self._run_of(experiment_id, tags["cbrun.run_dir"])
             else:
                 experiment_id = client.create_experiment(
-                    self.experiment, artifact_location=self._artifact_location()
+                    self.experiment, artifact_location=artifact_location(self.uri)
                 )
         if self.run_id is None:
             all_tags = {**tags, **({"mlflow.parentRunId": parent} if parent else {})}
@@ -118,12 +127,6 @@ class MlflowRun:
         if found and self.opened is not None:
             self.opened(found[0].info.run_id)
         return found[0].info.run_id if found else None
-
-    def _artifact_location(self) -> str | None:
-        if not self.uri.startswith("sqlite:///"):
-            return None  # a server or database decides where artifacts go
-        database = Path(self.uri.removeprefix("sqlite:///"))
-        return (database.parent / "mlartifacts").resolve().as_uri()
 
     def _epochs(self, rows: list[dict]) -> None:
         from mlflow.entities import Metric
