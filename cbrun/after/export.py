@@ -74,7 +74,8 @@ def export_run(run_dir: Path, formats, output: Path | None = None, say=print) ->
 
     run, folder = check_export(run_dir, formats, output)
     _, spec = open_run(run.path)
-    images = load_configured(spec.data, lambda line: None).x_test[:SAMPLES]
+    dataset = load_configured(spec.data, lambda line: None)
+    images = dataset.inputs(dataset.x_test[:SAMPLES])
     model = load_model(run.file(MODEL))
     expected = np.asarray(model.predict(images, batch_size=SAMPLES, verbose=0))
     folder.mkdir(parents=True)

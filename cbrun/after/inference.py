@@ -141,7 +141,7 @@ def predict(
     dataset = load_configured(spec.data, sink.line)
     model = load_model(run.file(MODEL))
     phase = _phase_callbacks(spec, run, sink, "predict", (), search_paths)
-    images = dataset.x_test[:count]
+    images = dataset.inputs(dataset.x_test[:count])
     with explained_failures([type(cb) for cb in phase]):
         outputs = model.predict(
             images,

@@ -11,13 +11,13 @@ in range, numeric dtypes, each problem one line naming the file and the array.
 
 from __future__ import annotations
 
-import io
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from cbrun.catalog.datasets import Unreadable, layout_problem, read_headers
+from cbrun.data.mapping import all_finite, load_npz
 from cbrun.errors import DataError
 
 
@@ -25,9 +25,7 @@ def read_arrays(path: Path) -> dict[str, np.ndarray]:
     """Every array of the file (no pickled objects), or a `DataError` naming what is wrong."""
     try:
         read_headers(path)  # names a .npy or a text file for what it is
-        data = io.BytesIO(Path(path).read_bytes())
-        with np.load(data, allow_pickle=False) as npz:
-            arrays = {name: npz[name] for name in npz.files}
+        arrays = load_npz(Path(path))  # stored members mapped, not read
     except Unreadable as error:
         raise DataError(f"{path}: {error}") from None
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
@@ -38,9 +36,9 @@ def read_arrays(path: Path) -> dict[str, np.ndarray]:
 def _values_problem(arrays: dict, split: str, regression: bool) -> str | None:
     """What is wrong with one split's values, in words, or None (the layout is checked)."""
     x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
-    if not np.isfinite(x).all():
+    if not all_finite(x):
         return f"x_{split} holds NaN or infinite values"
-    if regression and not np.isfinite(y).all():
+    if regression and not all_finite(y):
         return f"y_{split} holds NaN or infinite targets"
     return None
 

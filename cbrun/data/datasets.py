@@ -70,7 +70,8 @@ class DataInfo:
 
 @dataclass
 class Dataset:
-    """Arrays ready for Keras: features float32 (MNIST's in [0, 1]), labels int32 (or
+    """Arrays shaped for the model, features as stored (MNIST's uint8 pixels, a
+    memory-mapped file's own dtype) and divided by `scale` when fed; labels int32 (or
     float32 targets, `num_classes` None, for a regression)."""
 
     x_train: np.ndarray
@@ -81,6 +82,13 @@ class Dataset:
     num_classes: int | None = 10
     x_val: np.ndarray | None = None  # validation arrays given as such (`arrays` data)
     y_val: np.ndarray | None = None
+    # What features are divided by on their way in (255 for pixels); None: cast only.
+    scale: float | None = 255.0
+
+    def inputs(self, x: np.ndarray) -> np.ndarray:
+        """A few of these features as the model takes them: float32, divided by `scale`."""
+        x = np.asarray(x, dtype=np.float32)
+        return x / np.float32(self.scale) if self.scale else x
 
 
 def _sha256(paths: list[Path]) -> str:
@@ -117,11 +125,12 @@ def check_arrays(arrays: dict, name: str) -> None:
 
 def read_npz(path: Path) -> dict:
     """The four arrays of an `.npz` in the `keras.datasets` layout, checked."""
+    from cbrun.data.mapping import load_npz
+
     try:
-        # Open the file ourselves: np.load leaks its handle when the zip is corrupt.
-        with open(path, "rb") as raw, np.load(raw, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in SPLITS if k in npz.files}
-            check_arrays(arrays, str(path))
+        # Stored members memory-mapped, compressed ones read (cbrun/data/mapping.py).
+        arrays = {k: v for k, v in load_npz(path).items() if k in SPLITS}
+        check_arrays(arrays, str(path))
     except DataError:
         raise
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
@@ -235,11 +244,9 @@ def read_raw(dataset: str, source: str, path: Path | None):
         return (*_bundled(dataset), "bundled")
 
 
-def _prepare(x: np.ndarray, flatten: bool) -> np.ndarray:
-    # One float32 copy, scaled in place: no second full-size array.
-    images = x.astype(np.float32)
-    images /= 255.0
-    return images.reshape(len(images), -1) if flatten else images[..., np.newaxis]
+def _shaped(x: np.ndarray, flatten: bool) -> np.ndarray:
+    # A view: the pixels stay uint8, scaled batch by batch (cbrun/data/feeding.py).
+    return x.reshape(len(x), -1) if flatten else x[..., np.newaxis]
 
 
 def load_dataset(
@@ -280,9 +287,9 @@ def load_dataset(
     if announce:
         announce(info.describe())
     return Dataset(
-        x_train=_prepare(x_train, flatten),
+        x_train=_shaped(x_train, flatten),
         y_train=y_train.astype(np.int32),
-        x_test=_prepare(x_test, flatten),
+        x_test=_shaped(x_test, flatten),
         y_test=y_test.astype(np.int32),
         info=info,
     )
@@ -346,7 +353,8 @@ def _load_own_arrays(data, announce) -> Dataset:
     limits = {"train": data.limit.train, "test": data.limit.test, "val": None}
 
     def features(split):
-        x = arrays[f"x_{split}"][: limits[split]].astype(np.float32)
+        # As stored (a view of the mapped file): cast to float32 batch by batch.
+        x = arrays[f"x_{split}"][: limits[split]]
         return x.reshape(len(x), -1) if data.flatten else x
 
     def targets(split):
@@ -373,4 +381,5 @@ def _load_own_arrays(data, announce) -> Dataset:
         num_classes=classes,
         x_val=features("val") if has_val else None,
         y_val=targets("val") if has_val else None,
+        scale=None,
     )

@@ -10,6 +10,11 @@ epoch 5.
 Like Keras with arrays: `validation_split` holds out the *last* fraction of the
 training arrays (before shuffling), and with `steps_per_epoch` each epoch takes
 that many batches from the start of its own permutation.
+
+Features stay as stored (MNIST's uint8 stays uint8): each batch is cast to float32
+and divided by the dataset's `scale` inside the pipeline, so no float32 copy of the
+whole set ever exists. The stored bytes are copied into TensorFlow once, in slices,
+giving a memory-mapped file's pages back after each (`cbrun/data/mapping.py`).
 """
 
 from __future__ import annotations
@@ -19,7 +24,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from cbrun.data.mapping import release_pages
 from cbrun.tensorflow_loader import load_keras, load_tensorflow
+
+# Rows copied into TensorFlow at a time: the copy's extra memory is one slice.
+COPY_ROWS = 8192
 
 
 @dataclass
@@ -72,9 +81,11 @@ def fit_data(
     shuffle: bool,
     validation_split: float,
     validation: tuple | None = None,
+    scale: float | None = None,
 ) -> FitData:
     """The training pipeline (one epoch, ordered by the current epoch) and the validation arrays
-    (`validation`, when given as such, else the last `validation_split` of the training ones).
+    (`validation`, when given as such, else the last `validation_split` of the training ones),
+    both as float32 batches divided by `scale` (None: cast only).
 
     Keras is given no `steps_per_epoch`: it reads the one-epoch dataset to its end
     every epoch, so a chunk of `steps_per_execution` steps never runs into the
@@ -88,9 +99,10 @@ def fit_data(
     count = len(x)
     batches = math.ceil(count / batch_size)
     steps = steps_per_epoch or batches
-    # One copy into TensorFlow; batches are gathered from it by index.
-    images = tf.constant(x)
+    # One copy into TensorFlow, as stored; batches are gathered from it by index.
+    images = stored_tensor(x)
     labels = tf.constant(y)
+    as_input = model_input(scale)
     # This epoch's order, written by the callback below before each epoch starts.
     order = tf.Variable(np.arange(count, dtype=np.int32), trainable=False)
 
@@ -98,7 +110,7 @@ def fit_data(
         # More steps than batches: go round the same permutation again, as Keras would.
         start = tf.cast(step % batches, tf.int32) * batch_size
         indices = order[start : tf.minimum(start + batch_size, count)]
-        return tf.gather(images, indices), tf.gather(labels, indices)
+        return as_input(tf.gather(images, indices)), tf.gather(labels, indices)
 
     # A step counter mapped to batches: the length is known without assert_cardinality,
     # and there is no per-epoch flat_map, batch or repeat stage in the way (measured
@@ -117,7 +129,67 @@ def fit_data(
         def on_epoch_begin(self, index, logs=None):
             order.assign(epoch_order(count, seed, index, shuffle))
 
-    return FitData(dataset, steps, validation, EpochOrder())
+    batched = validation and in_batches(*validation, batch_size=batch_size, scale=scale)
+    return FitData(dataset, steps, batched, EpochOrder())
+
+
+def in_batches(x: np.ndarray, y: np.ndarray, *, batch_size: int, scale: float | None):
+    """`(x, y)` in order, as float32 batches divided by `scale`: validation and test data
+    fed the way training data is (as stored, cast per batch)."""
+    tf = load_tensorflow()
+
+    images, labels = stored_tensor(x), tf.constant(y)
+    as_input = model_input(scale)
+    count = len(x)
+
+    def batch(step):
+        start = tf.cast(step, tf.int32) * batch_size
+        end = tf.minimum(start + batch_size, count)
+        return as_input(images[start:end]), labels[start:end]
+
+    dataset = tf.data.Dataset.range(math.ceil(count / batch_size)).map(
+        batch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
+    )
+    return dataset.prefetch(tf.data.AUTOTUNE).with_options(_options())
+
+
+def model_input(scale: float | None):
+    """The function that turns a stored batch into what the model takes: float32, divided
+    by `scale` (MNIST's 255) when there is one."""
+    tf = load_tensorflow()
+
+    def as_input(batch):
+        batch = tf.cast(batch, tf.float32)
+        # Divided, not multiplied by 1/255: the same floats as `x / 255.0` in NumPy.
+        return batch / scale if scale else batch
+
+    return as_input
+
+
+def stored_tensor(x: np.ndarray):
+    """`x` in TensorFlow with its own dtype, copied in slices of COPY_ROWS rows.
+
+    `tf.constant` on a large array holds two copies for a moment (measured: 360 MB
+    extra for 180 MB of uint8); writing slices into a variable holds one, and a
+    memory-mapped file's pages are given back after each slice.
+    """
+    tf = load_tensorflow()
+
+    if len(x) <= COPY_ROWS:
+        return tf.constant(x)
+    stored = tf.Variable(tf.zeros(x.shape, x.dtype), trainable=False)
+    for start in range(0, len(x), COPY_ROWS):
+        # The raw op returns nothing: `variable[a:b].assign` returns a read of the whole
+        # variable, which makes the next slice copy it first (measured: one copy more).
+        tf.raw_ops.ResourceStridedSliceAssign(
+            ref=stored.handle,
+            begin=[start],
+            end=[start + COPY_ROWS],
+            strides=[1],
+            value=x[start : start + COPY_ROWS],
+        )
+        release_pages(x)
+    return stored
 
 
 def _options():

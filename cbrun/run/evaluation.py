@@ -9,6 +9,7 @@ import math
 
 from cbrun.config.spec import RunSpec
 from cbrun.data.datasets import Dataset
+from cbrun.data.feeding import in_batches
 from cbrun.output.logsink import LogSink
 
 
@@ -27,10 +28,11 @@ def evaluate_steps(spec: RunSpec, samples: int, sink: LogSink) -> int | None:
 
 def evaluate_on_test(model, spec: RunSpec, dataset: Dataset, sink: LogSink, callbacks) -> dict:
     """`model.evaluate` on the test split with the config's evaluate parameters."""
+    batches = in_batches(
+        dataset.x_test, dataset.y_test, batch_size=spec.evaluate.batch_size, scale=dataset.scale
+    )
     results = model.evaluate(
-        dataset.x_test,
-        dataset.y_test,
-        batch_size=spec.evaluate.batch_size,
+        batches,
         steps=evaluate_steps(spec, len(dataset.x_test), sink),
         verbose=0,
         return_dict=True,

@@ -324,6 +324,7 @@ def _run_phases(training, recorder, logger, stop, after_recorder) -> tuple[RunSt
         shuffle=spec.fit.shuffle,
         validation_split=spec.data.validation_split,
         validation=None if dataset.x_val is None else (dataset.x_val, dataset.y_val),
+        scale=dataset.scale,
     )
     if training.first_epoch < spec.fit.epochs:
         decisions = Decisions(training.sink)
@@ -332,8 +333,7 @@ def _run_phases(training, recorder, logger, stop, after_recorder) -> tuple[RunSt
             epochs=spec.fit.epochs,
             initial_epoch=training.first_epoch,
             shuffle=False,  # the pipeline shuffles, by epoch (cbrun/data/feeding.py)
-            validation_data=data.validation,
-            validation_batch_size=spec.fit.batch_size,
+            validation_data=data.validation,  # batched already, at fit.batch_size
             validation_steps=spec.fit.validation_steps if data.validation else None,
             verbose=0,
             class_weight=training.summary.fit["class_weight"],
@@ -356,7 +356,7 @@ def _run_phases(training, recorder, logger, stop, after_recorder) -> tuple[RunSt
         evaluation = evaluate_on_test(model, spec, dataset, training.sink, callbacks)
     if training.tracer is not None and status.finished:
         model.predict(
-            dataset.x_test[: spec.evaluate.batch_size],
+            dataset.inputs(dataset.x_test[: spec.evaluate.batch_size]),
             batch_size=spec.evaluate.batch_size,
             verbose=0,
             callbacks=[*traced, *phase["predict"], logger],

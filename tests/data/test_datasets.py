@@ -33,8 +33,10 @@ def test_bundled_sample_is_a_stratified_real_cut():
     data = load_dataset("mnist", "bundled")
     assert data.info.source == "bundled"
     assert data.x_train.shape == (10000, 784) and data.x_test.shape == (2000, 784)
-    assert data.x_train.dtype == np.float32
-    assert 0.0 <= data.x_train.min() and data.x_train.max() <= 1.0
+    # Kept as stored; the model sees float32 in [0, 1], cast batch by batch.
+    assert data.x_train.dtype == np.uint8 and data.scale == 255.0
+    inputs = data.inputs(data.x_train)
+    assert inputs.dtype == np.float32 and 0.0 <= inputs.min() and inputs.max() == 1.0
     assert np.bincount(data.y_train).tolist() == [1000] * 10
     assert np.bincount(data.y_test).tolist() == [200] * 10
 
@@ -50,7 +52,8 @@ def test_npz_written_by_the_test(tmp_path):
     np.savez(tmp_path / "m.npz", **arrays)
     data = load_dataset("mnist", "path", tmp_path / "m.npz")
     assert data.info.source == "path" and data.info.path == str(tmp_path / "m.npz")
-    np.testing.assert_allclose(data.x_test[3], arrays["x_test"][3].reshape(-1) / 255.0, rtol=1e-6)
+    expected = arrays["x_test"][3].reshape(-1) / 255.0
+    np.testing.assert_allclose(data.inputs(data.x_test[3]), expected, rtol=1e-6)
     assert data.y_train.tolist() == arrays["y_train"].tolist()
 
 

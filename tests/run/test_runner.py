@@ -57,7 +57,7 @@ def test_saved_model_reproduces_the_evaluate_loss(tiny_config, train):
     model = keras.models.load_model(run / "model.keras", safe_mode=True)
     data = load_dataset("mnist", "bundled", limit_train=640, limit_test=256)
     again = model.evaluate(
-        data.x_test, data.y_test, batch_size=64, steps=2, verbose=0, return_dict=True
+        data.inputs(data.x_test), data.y_test, batch_size=64, steps=2, verbose=0, return_dict=True
     )
     assert again["loss"] == pytest.approx(summary["evaluate"]["loss"], rel=1e-5)
 
