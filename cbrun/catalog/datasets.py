@@ -20,6 +20,25 @@ if TYPE_CHECKING:
 # The images of the built-in datasets, as cbrun feeds them when they are not flattened.
 IMAGES = {"mnist": (28, 28, 1), "fashion_mnist": (28, 28, 1)}
 
+# The Keras layers `data.augment` takes: random, shape-keeping, any number of channels
+# (each tried on 28x28x1 batches in a tf.data pipeline by tests/data/test_augment.py).
+# Left out: those that change the shape (RandomCrop), need RGB (RandomHue, ...) or
+# mix labels (MixUp, CutMix).
+AUGMENT_LAYERS = (
+    "RandomFlip",
+    "RandomRotation",
+    "RandomZoom",
+    "RandomTranslation",
+    "RandomShear",
+    "RandomContrast",
+    "RandomBrightness",
+    "RandomErasing",
+    "RandomGaussianBlur",
+    "RandomElasticTransform",
+    "RandomPerspective",
+    "RandomInvert",
+)
+
 
 def names_in(path: Path) -> set[str]:
     """The array names an .npz file holds, read from its zip directory (no data loaded)."""

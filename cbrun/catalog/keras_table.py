@@ -61,7 +61,11 @@ TYPES = {
     "strides": ["integer", "array", "null"],
     "target_shape": ["array"],
 }
+# The callbacks' monitor direction. Applied only where the default is one of them:
+# RandomFlip's `mode` (horizontal, vertical, ...) shares the name, not the values.
 CHOICES = {"mode": ["auto", "min", "max"]}
+# Choices a class's docstring gives in words, by class.
+CLASS_CHOICES = {"RandomFlip": {"mode": ["horizontal", "vertical", "horizontal_and_vertical"]}}
 _JSON_TYPE = {bool: "boolean", int: "integer", float: "number", str: "string"}
 
 
@@ -103,6 +107,13 @@ def _arg_docs(doc: str) -> dict[str, str]:
     return {k: v[:300] for k, v in found.items()}
 
 
+def _choices(owner: str, name: str, default) -> list:
+    if name in CLASS_CHOICES.get(owner, {}):
+        return CLASS_CHOICES[owner][name]
+    choices = CHOICES.get(name, [])
+    return choices if default in choices else []
+
+
 def describe_class(obj, *, skip=(), known_types=TYPES) -> dict:
     """The record of one class or function: its arguments, and whether it takes **kwargs.
 
@@ -127,7 +138,7 @@ def describe_class(obj, *, skip=(), known_types=TYPES) -> dict:
                 "types": _types(param.name, default, required, known_types),
                 "required": required,
                 "default": default,
-                "choices": CHOICES.get(param.name, []),
+                "choices": _choices(getattr(obj, "__name__", ""), param.name, default),
                 "doc": docs.get(param.name, ""),
             }
         )

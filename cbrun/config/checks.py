@@ -17,6 +17,7 @@ from pathlib import Path, PurePosixPath
 from pydantic import BaseModel
 
 from cbrun.catalog.callbacks import PATH_ARGUMENTS, callback_registry
+from cbrun.catalog.datasets import AUGMENT_LAYERS, array_headers
 from cbrun.catalog.keras_table import table
 from cbrun.catalog.models import OPTIMIZERS, installed_builders, model_names
 from cbrun.catalog.registry import did_you_mean, is_plugin, plugin_refusal
@@ -271,6 +272,33 @@ def _data(spec) -> list[Found]:
     return []
 
 
+def _augment(spec) -> list[Found]:
+    """`data.augment`: augmentation layers by name, their arguments, and images to apply
+    them to (MNIST's are; your arrays must be rows of height x width x channels)."""
+    data, found = spec.data, []
+    layers = arguments.records("layer")
+    known = {name: layers[name] for name in AUGMENT_LAYERS if name in layers}
+    for index, item in enumerate(data.augment):
+        path = ("data", "augment", index)
+        name, args = (item, {}) if isinstance(item, str) else (item.name, item.args)
+        if name in layers and name not in known:
+            message = f"{name} is not an augmentation layer: one of {', '.join(known)}"
+            found.append((path if isinstance(item, str) else path + ("name",), message, False))
+            continue
+        if "seed" in args:
+            message = "leave seed out: each draw is seeded from the run's seed, epoch and step"
+            found.append((path + ("args", "seed"), message, False))
+            continue
+        found += _named("layer", path, item, known, word="augmentation layer")
+    if data.augment and data.dataset == "arrays" and data.path:
+        header = array_headers(Path(data.path)).get("x_train")
+        if header is not None and len(header[0]) != 4:
+            shape = "x".join(map(str, header[0][1:]))
+            message = f"augment needs images (height x width x channels); x_train rows are {shape}"
+            found.append((("data", "augment"), message, False))
+    return found
+
+
 def _distribute(spec) -> list[Found]:
     steps = spec.fit.steps_per_execution
     if spec.distribute.strategy != "default" and steps not in ("auto", 1):
@@ -286,6 +314,7 @@ def _distribute(spec) -> list[Found]:
 # the schema skips only the checks that read it.
 _CHECKS = (
     (_data, {"data"}),
+    (_augment, {"data"}),
     (_distribute, {"fit", "distribute"}),
     (_model, {"model"}),
     (_optimizer, {"compile"}),

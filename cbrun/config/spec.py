@@ -53,6 +53,13 @@ class LimitSpec(_Section):
     test: int | None = Field(None, gt=0, le=MAX_SAMPLES)
 
 
+class NamedSpec(_Section):
+    """A Keras class by name, with its arguments: `{name: AUC, args: {curve: PR}}`."""
+
+    name: str
+    args: dict[str, Any] = {}
+
+
 class DataSpec(_Section):
     """Which data, from where, and how it is shaped."""
 
@@ -66,6 +73,9 @@ class DataSpec(_Section):
     validation_split: float = Field(0.0, ge=0.0, lt=1.0)
     # `arrays` only: the class count (default: one more than the largest label).
     num_classes: int | None = Field(None, gt=0, le=MAX_CLASSES)
+    # Keras image augmentation layers applied to training batches only, in order, each
+    # draw seeded by (seed, epoch, step): a resumed run sees the same batches.
+    augment: list[str | NamedSpec] = []
 
     @model_validator(mode="after")
     def _path_means_path(self):
@@ -87,13 +97,6 @@ class ModelSpec(_Section):
 
 class OptimizerSpec(_Section):
     name: str = "rmsprop"
-    args: dict[str, Any] = {}
-
-
-class NamedSpec(_Section):
-    """A Keras class by name, with its arguments: `{name: AUC, args: {curve: PR}}`."""
-
-    name: str
     args: dict[str, Any] = {}
 
 

@@ -84,6 +84,8 @@ class Dataset:
     y_val: np.ndarray | None = None
     # What features are divided by on their way in (255 for pixels); None: cast only.
     scale: float | None = 255.0
+    # One sample as an image (height, width, channels), flat or not; None: not images.
+    image_shape: tuple | None = (28, 28, 1)
 
     def inputs(self, x: np.ndarray) -> np.ndarray:
         """A few of these features as the model takes them: float32, divided by `scale`."""
@@ -382,4 +384,5 @@ def _load_own_arrays(data, announce) -> Dataset:
         x_val=features("val") if has_val else None,
         y_val=targets("val") if has_val else None,
         scale=None,
+        image_shape=tuple(arrays["x_train"].shape[1:]) if arrays["x_train"].ndim == 4 else None,
     )

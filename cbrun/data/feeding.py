@@ -82,10 +82,12 @@ def fit_data(
     validation_split: float,
     validation: tuple | None = None,
     scale: float | None = None,
+    augment=None,
 ) -> FitData:
     """The training pipeline (one epoch, ordered by the current epoch) and the validation arrays
     (`validation`, when given as such, else the last `validation_split` of the training ones),
-    both as float32 batches divided by `scale` (None: cast only).
+    both as float32 batches divided by `scale` (None: cast only); `augment(batch, epoch,
+    step)` (cbrun/data/augment.py) changes the training batches only.
 
     Keras is given no `steps_per_epoch`: it reads the one-epoch dataset to its end
     every epoch, so a chunk of `steps_per_execution` steps never runs into the
@@ -103,14 +105,17 @@ def fit_data(
     images = stored_tensor(x)
     labels = tf.constant(y)
     as_input = model_input(scale)
-    # This epoch's order, written by the callback below before each epoch starts.
+    # This epoch's order and number, written by the callback below before each epoch.
     order = tf.Variable(np.arange(count, dtype=np.int32), trainable=False)
+    epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
 
     def batch(step):
         # More steps than batches: go round the same permutation again, as Keras would.
         start = tf.cast(step % batches, tf.int32) * batch_size
         indices = order[start : tf.minimum(start + batch_size, count)]
-        return as_input(tf.gather(images, indices)), tf.gather(labels, indices)
+        features = as_input(tf.gather(images, indices))
+        features = augment(features, epoch, step) if augment else features
+        return features, tf.gather(labels, indices)
 
     # A step counter mapped to batches: the length is known without assert_cardinality,
     # and there is no per-epoch flat_map, batch or repeat stage in the way (measured
@@ -128,6 +133,7 @@ def fit_data(
 
         def on_epoch_begin(self, index, logs=None):
             order.assign(epoch_order(count, seed, index, shuffle))
+            epoch.assign(index)
 
     batched = validation and in_batches(*validation, batch_size=batch_size, scale=scale)
     return FitData(dataset, steps, batched, EpochOrder())

@@ -325,6 +325,7 @@ def _run_phases(training, recorder, logger, stop, after_recorder) -> tuple[RunSt
         validation_split=spec.data.validation_split,
         validation=None if dataset.x_val is None else (dataset.x_val, dataset.y_val),
         scale=dataset.scale,
+        augment=_augmenter(spec, dataset),
     )
     if training.first_epoch < spec.fit.epochs:
         decisions = Decisions(training.sink)
@@ -369,3 +370,12 @@ def _run_phases(training, recorder, logger, stop, after_recorder) -> tuple[RunSt
 
 
 _PHASES = ("fit", "evaluate", "predict")
+
+
+def _augmenter(spec: RunSpec, dataset):
+    """`data.augment` as a function on training batches, or None."""
+    if not spec.data.augment:
+        return None
+    from cbrun.data.augment import augmenter
+
+    return augmenter(spec.data.augment, spec.seed, dataset.image_shape, bool(dataset.scale))

@@ -541,6 +541,42 @@ KERAS_LEVEL = [
         ],
     ),
     (
+        "augment layer misspelt",
+        HEAD + FIT + "data: {augment: [RandomFlip, {name: RandomRotaton, args: {factor: 0.1}}]}\n",
+        [
+            "F:4:37: data.augment[1].name: unknown augmentation layer 'RandomRotaton' (did you mean 'RandomRotation'?)",
+        ],
+    ),
+    (
+        "augment with a layer that is not one",
+        HEAD + FIT + "data: {augment: [Dense]}\n",
+        [
+            "F:4:18: data.augment[0]: Dense is not an augmentation layer: one of RandomFlip, RandomRotation, RandomZoom, RandomTranslation, RandomShear, RandomContrast, RandomBrightness, RandomErasing, RandomGaussianBlur, RandomElasticTransform, RandomPerspective, RandomInvert",
+        ],
+    ),
+    (
+        "augment argument misspelt",
+        HEAD + FIT + "data: {augment: [{name: RandomZoom, args: {height_factr: 0.1}}]}\n",
+        [
+            "F:4:43: data.augment[0].args: RandomZoom needs the argument 'height_factor'",
+            "F:4:44: data.augment[0].args.height_factr: unknown argument of RandomZoom (did you mean 'height_factor'?)",
+        ],
+    ),
+    (
+        "augment with its own seed",
+        HEAD + FIT + "data: {augment: [{name: RandomFlip, args: {seed: 3}}]}\n",
+        [
+            "F:4:50: data.augment[0].args.seed: leave seed out: each draw is seeded from the run's seed, epoch and step",
+        ],
+    ),
+    (
+        "augment a flip mode that exists",
+        HEAD + FIT + "data: {augment: [{name: RandomFlip, args: {mode: diagonal}}]}\n",
+        [
+            "F:4:50: data.augment[0].args.mode: must be one of horizontal, vertical, horizontal_and_vertical; got 'diagonal' (a string)",
+        ],
+    ),
+    (
         "own callback monitor",
         HEAD + FIT + "callbacks: [{name: EarlyStoppingAtMinLoss, args: {monitor: val_loss}}]\n",
         [
