@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test smoke lint bench bench-sweep bench-tracking signatures sample clean
+.PHONY: install run test smoke lint bench bench-sweep bench-tracking bench-data signatures sample clean
 
 install: $(STAMP)
 
@@ -37,6 +37,10 @@ bench: install
 # Training speed with --track tensorboard --track mlflow against without.
 bench-tracking: install
 	$(BIN)/python bench/tracking.py --rounds 4
+
+# Your own arrays at 60k and 240k images: peak memory growth (P7) and a 5-step run (P8).
+bench-data: install
+	$(BIN)/python bench/own_data.py --rounds 3
 
 # cbrun sweep against KerasTuner (a bench-only dependency), and the cores per sweep worker.
 bench-sweep: install
