@@ -1,7 +1,9 @@
 """Datasets: where the arrays come from, and the input pipeline that feeds them.
 
 `datasets` (MNIST sources, Fashion-MNIST, the bundled sample), `arrays` (your own `.npz`),
-`feeding` (the tf.data pipeline; each epoch's order depends on the seed and epoch alone).
+`mapping` (stored `.npz` members memory-mapped), `feeding` (the tf.data pipeline, features
+cast per batch; each epoch's order depends on the seed and epoch alone), `augment`
+(`data.augment`, seeded by seed, epoch and step).
 
 May import: `cbrun.output`, `cbrun.config`, `cbrun.catalog`, `cbrun.tensorflow_loader`,
 `cbrun.errors`.

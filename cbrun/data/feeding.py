@@ -93,7 +93,6 @@ def fit_data(
     every epoch, so a chunk of `steps_per_execution` steps never runs into the
     next epoch's batches.
     """
-    keras = load_keras()
     tf = load_tensorflow()
 
     if validation is None:
@@ -128,15 +127,22 @@ def fit_data(
     )
     dataset = dataset.with_options(_options())
 
-    class EpochOrder(keras.callbacks.Callback):
-        """Writes the epoch's order into the pipeline before Keras opens its iterator."""
+    callback = _epoch_callback(order, epoch, lambda index: epoch_order(count, seed, index, shuffle))
+    batched = validation and in_batches(*validation, batch_size=batch_size, scale=scale)
+    return FitData(dataset, steps, batched, callback)
 
+
+def _epoch_callback(order, epoch, order_of):
+    """A callback that writes each epoch's order and number into the pipeline before
+    Keras opens its iterator."""
+    keras = load_keras()
+
+    class EpochOrder(keras.callbacks.Callback):
         def on_epoch_begin(self, index, logs=None):
-            order.assign(epoch_order(count, seed, index, shuffle))
+            order.assign(order_of(index))
             epoch.assign(index)
 
-    batched = validation and in_batches(*validation, batch_size=batch_size, scale=scale)
-    return FitData(dataset, steps, batched, EpochOrder())
+    return EpochOrder()
 
 
 def in_batches(x: np.ndarray, y: np.ndarray, *, batch_size: int, scale: float | None):

@@ -315,18 +315,7 @@ def _run_phases(training, recorder, logger, stop, after_recorder) -> tuple[RunSt
     traced = [training.tracer] if training.tracer is not None else []
     if traced:
         training.tracer.instrument([cb for cb, _ in training.callbacks] + [recorder, logger])
-    data = fit_data(
-        dataset.x_train,
-        dataset.y_train,
-        batch_size=spec.fit.batch_size,
-        seed=spec.seed,
-        steps_per_epoch=spec.fit.steps_per_epoch,
-        shuffle=spec.fit.shuffle,
-        validation_split=spec.data.validation_split,
-        validation=None if dataset.x_val is None else (dataset.x_val, dataset.y_val),
-        scale=dataset.scale,
-        augment=_augmenter(spec, dataset),
-    )
+    data = _fit_data(spec, dataset)
     if training.first_epoch < spec.fit.epochs:
         decisions = Decisions(training.sink)
         model.fit(
@@ -370,6 +359,22 @@ def _run_phases(training, recorder, logger, stop, after_recorder) -> tuple[RunSt
 
 
 _PHASES = ("fit", "evaluate", "predict")
+
+
+def _fit_data(spec: RunSpec, dataset):
+    """The training pipeline and validation batches (cbrun/data/feeding.py)."""
+    return fit_data(
+        dataset.x_train,
+        dataset.y_train,
+        batch_size=spec.fit.batch_size,
+        seed=spec.seed,
+        steps_per_epoch=spec.fit.steps_per_epoch,
+        shuffle=spec.fit.shuffle,
+        validation_split=spec.data.validation_split,
+        validation=None if dataset.x_val is None else (dataset.x_val, dataset.y_val),
+        scale=dataset.scale,
+        augment=_augmenter(spec, dataset),
+    )
 
 
 def _augmenter(spec: RunSpec, dataset):
