@@ -51,6 +51,9 @@ check_run() {
 }
 step "examples/own_data/make_data.py"
 "$PY" examples/own_data/make_data.py examples/own_data/digits5.npz >/dev/null
+step "examples/own_images/make_images.py"
+"$PY" examples/own_images/make_images.py >/dev/null
+export XDG_CACHE_HOME="$OUT/cache" # the image folder's decoded cache stays in the smoke's folder
 step "train configs/early_stop.yaml"
 "$CBRUN" train configs/early_stop.yaml --run-dir "$OUT/train/early_stop" "${SHORT[@]}" >/dev/null
 check_run "$OUT/train/early_stop"
@@ -65,7 +68,8 @@ import cbrun
 out = pathlib.Path(sys.argv[1])
 for config in sys.argv[2:]:
     short = ["fit.epochs=1", "fit.steps_per_epoch=3"]
-    if "dataset: arrays" not in pathlib.Path(config).read_text():
+    text = pathlib.Path(config).read_text()
+    if "dataset: arrays" not in text and "dataset: image_folder" not in text:
         short.insert(0, "data.source=bundled")
     result = cbrun.train(config, short, run_dir=out / pathlib.Path(config).stem, quiet=True)
     assert result.status in ("completed", "stopped_early") and len(result.history) == 1, config

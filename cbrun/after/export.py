@@ -74,7 +74,7 @@ def export_run(run_dir: Path, formats, output: Path | None = None, say=print) ->
 
     run, folder = check_export(run_dir, formats, output)
     _, spec = open_run(run.path)
-    dataset = load_configured(spec.data, lambda line: None)
+    dataset = load_configured(spec.data, lambda line: None, seed=spec.seed)
     images = dataset.inputs(dataset.x_test[:SAMPLES])
     model = load_model(run.file(MODEL))
     expected = np.asarray(model.predict(images, batch_size=SAMPLES, verbose=0))

@@ -88,7 +88,7 @@ def evaluate(
     if run is not None:
         run.lock()  # evaluate.json is written: not while another process writes the run
     try:
-        dataset = load_configured(spec.data, sink.line)
+        dataset = load_configured(spec.data, sink.line, seed=spec.seed)
         model = load_model(model_path)
         phase = _phase_callbacks(spec, run, sink, "evaluate", allow_plugins, search_paths)
         with explained_failures([type(cb) for cb in phase]):
@@ -138,7 +138,7 @@ def predict(
     from cbrun.run.rich_progress import RunLogger
 
     check_plugins(spec)
-    dataset = load_configured(spec.data, sink.line)
+    dataset = load_configured(spec.data, sink.line, seed=spec.seed)
     model = load_model(run.file(MODEL))
     phase = _phase_callbacks(spec, run, sink, "predict", (), search_paths)
     images = dataset.inputs(dataset.x_test[:count])
@@ -153,4 +153,7 @@ def predict(
         prediction_item(index, dataset.y_test[index], output, dataset.num_classes)
         for index, output in enumerate(outputs)
     ]
+    names = dataset.info.classes
+    for item in items if names else ():  # an image folder's class names, by label
+        item.update(label_name=names[item["label"]], prediction_name=names[item["prediction"]])
     return items, images

@@ -32,9 +32,10 @@ def predictions_table(run_name: str, items: list[dict]) -> Table:
     for item in items:
         confidence = "-" if item["confidence"] is None else f"{item['confidence']:.3f}"
         mark = "" if item["prediction"] == item["label"] else " ✗"
-        table.add_row(
-            str(item["index"]), str(item["label"]), f"{item['prediction']}{mark}", confidence
-        )
+        # An image folder's class names where it has them, else the label numbers.
+        label = item.get("label_name", str(item["label"]))
+        prediction = item.get("prediction_name", str(item["prediction"]))
+        table.add_row(str(item["index"]), label, f"{prediction}{mark}", confidence)
     return table
 
 

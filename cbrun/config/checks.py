@@ -18,6 +18,7 @@ from pydantic import BaseModel
 
 from cbrun.catalog.callbacks import PATH_ARGUMENTS, callback_registry
 from cbrun.catalog.datasets import AUGMENT_LAYERS, array_headers
+from cbrun.catalog.images import folder_problems
 from cbrun.catalog.keras_table import table
 from cbrun.catalog.models import OPTIMIZERS, installed_builders, model_names
 from cbrun.catalog.registry import did_you_mean, is_plugin, plugin_refusal
@@ -257,6 +258,12 @@ def _data(spec) -> list[Found]:
     if data.dataset == "arrays" and data.source != "path":
         message = "dataset: arrays reads your own .npz: set data.path to it"
         return [(("data", "dataset"), message, False)]
+    if data.dataset == "image_folder":
+        return _image_folder(data)
+    for key in ("image_size", "cache"):
+        if getattr(data, key) is not None:
+            message = f"{key} is read for dataset: image_folder only"
+            return [(("data", key), message, True)]
     if data.num_classes is not None and data.dataset != "arrays":
         message = f"num_classes is read for dataset: arrays only ({data.dataset} has 10)"
         return [(("data", "num_classes"), message, True)]
@@ -270,6 +277,24 @@ def _data(spec) -> list[Found]:
         message = f"data.path is only read with source: path (source is {data.source})"
         return [(("data", "path"), message, False)]
     return []
+
+
+def _image_folder(data) -> list[Found]:
+    """A folder of class folders of images, each file an image, and the size to make them."""
+    if data.path is None:
+        message = "dataset: image_folder reads a folder of class folders: set data.path to it"
+        return [(("data", "dataset"), message, False)]
+    if data.num_classes is not None:
+        return [(("data", "num_classes"), "the class folders say how many classes", True)]
+    found = [
+        # a file's line names the file; the folder's own problem names the folder
+        (("data", "path"), line if line.startswith(data.path) else f"{data.path}: {line}", False)
+        for line in folder_problems(Path(data.path))
+    ]
+    if data.image_size is None:
+        message = "image_folder needs image_size: [height, width], the size images are resized to"
+        found.append((("data", "dataset"), message, False))
+    return found
 
 
 def _augment(spec) -> list[Found]:

@@ -18,6 +18,7 @@ import string
 from pathlib import Path
 
 from cbrun.catalog.datasets import array_headers, names_in
+from cbrun.catalog.images import folder_classes
 from cbrun.catalog.keras_table import table
 from cbrun.catalog.registry import did_you_mean
 from cbrun.config import arguments
@@ -68,6 +69,8 @@ def _has_validation(spec) -> bool:
 
 def _classes(spec) -> int | None:
     """How many classes the labels have, where the config alone says."""
+    if spec.data.dataset == "image_folder":
+        return folder_classes(spec.data) or None
     return NUM_CLASSES if spec.data.dataset != "arrays" else spec.data.num_classes
 
 

@@ -22,6 +22,7 @@ from cbrun.catalog.datasets import (
     memory_bytes,
     read_headers,
 )
+from cbrun.catalog.images import folder_classes
 from cbrun.catalog.models import MODEL_INPUTS
 from cbrun.config.spec import DataSpec
 
@@ -42,6 +43,10 @@ def _feature_shape(data, flatten: bool) -> tuple | None:
         if header is None or not header[0]:
             return None
         shape = header[0][1:]
+    elif data.dataset == "image_folder":
+        if data.image_size is None:
+            return None
+        shape = (*data.image_size, 1 if data.color_mode == "grayscale" else 3)
     else:
         shape = IMAGES[data.dataset]
     return (math.prod(shape),) if flatten else tuple(shape)
@@ -118,7 +123,10 @@ def _too_many_parameters(spec) -> list:
     memory = memory_bytes()
     if shape is None or memory is None:
         return []
-    classes = data.num_classes or (10 if data.dataset != "arrays" else 1)
+    if data.dataset == "image_folder":
+        classes = folder_classes(data) or 1
+    else:
+        classes = data.num_classes or (10 if data.dataset != "arrays" else 1)
     params = parameter_estimate(spec, shape, classes)
     if params is None or params * BYTES_PER_PARAMETER <= memory:
         return []

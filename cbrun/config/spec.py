@@ -63,7 +63,7 @@ class NamedSpec(_Section):
 class DataSpec(_Section):
     """Which data, from where, and how it is shaped."""
 
-    dataset: Literal["mnist", "fashion_mnist", "arrays"] = "mnist"
+    dataset: Literal["mnist", "fashion_mnist", "arrays", "image_folder"] = "mnist"
     source: Literal["auto", "keras", "bundled", "path"] = "auto"
     path: str | None = None
     # auto: flat rows for the models that take vectors, images for cnn and plugin
@@ -76,6 +76,22 @@ class DataSpec(_Section):
     # Keras image augmentation layers applied to training batches only, in order, each
     # draw seeded by (seed, epoch, step): a resumed run sees the same batches.
     augment: list[str | NamedSpec] = []
+    # `image_folder` only: the size every image is resized to (height, width), its
+    # colours, the share held out as the test split when there is no test/ folder, and
+    # where the decoded uint8 arrays are kept (default: $XDG_CACHE_HOME/cbrun/images).
+    image_size: list[int] | None = None
+    color_mode: Literal["grayscale", "rgb"] = "rgb"
+    test_split: float = Field(0.2, gt=0.0, lt=1.0)
+    cache: str | None = None
+
+    @field_validator("image_size")
+    @classmethod
+    def _image_size(cls, value):
+        if value is not None and (
+            len(value) != 2 or any(isinstance(v, bool) or not 0 < v <= 4096 for v in value)
+        ):
+            raise ValueError(f"give [height, width], each 1-4096; got {value}")
+        return value
 
     @model_validator(mode="after")
     def _path_means_path(self):

@@ -51,6 +51,8 @@ class DataInfo:
     sha256: str
     train_samples: int
     test_samples: int
+    classes: tuple | None = None  # image_folder: the class names, by label
+    cache: str | None = None  # image_folder: the decoded uint8 arrays
 
     def describe(self) -> str:
         where = {
@@ -59,13 +61,17 @@ class DataInfo:
             "path": str(self.path),
         }[self.source]
         what = "samples" if self.dataset == "arrays" else "images"
+        if self.classes:
+            what += f" of {len(self.classes)} classes"
         return (
             f"data: {self.dataset} from {where}: "
             f"{self.train_samples:,} train / {self.test_samples:,} test {what}"
         )
 
     def to_dict(self) -> dict:
-        return dict(self.__dict__)
+        found = dict(self.__dict__)
+        found["classes"] = list(self.classes) if self.classes else None
+        return found
 
 
 @dataclass
@@ -317,21 +323,24 @@ def keeping_last_dataset():
         _Kept.enabled, _Kept.key, _Kept.dataset = False, None, None
 
 
-def load_configured(data, announce: Callable[[str], None] = print) -> Dataset:
-    """The dataset a config's `data:` section describes (a `DataSpec`)."""
-    key = data.model_dump_json()
+def load_configured(data, announce: Callable[[str], None] = print, *, seed: int = 0) -> Dataset:
+    """The dataset a config's `data:` section describes (a `DataSpec`); `seed` (the run's)
+    shuffles and splits an image folder."""
+    key = f"{seed}:{data.model_dump_json()}"
     if _Kept.enabled and _Kept.key == key:
         announce(_Kept.dataset.info.describe())
         return _Kept.dataset
-    dataset = _load_configured(data, announce)
+    dataset = _load_configured(data, announce, seed)
     if _Kept.enabled:
         _Kept.key, _Kept.dataset = key, dataset
     return dataset
 
 
-def _load_configured(data, announce: Callable[[str], None]) -> Dataset:
+def _load_configured(data, announce: Callable[[str], None], seed: int) -> Dataset:
     if data.dataset == "arrays":
         return _load_own_arrays(data, announce)
+    if data.dataset == "image_folder":
+        return _load_image_folder(data, announce, seed)
     return load_dataset(
         data.dataset,
         data.source,
@@ -386,3 +395,35 @@ def _load_own_arrays(data, announce) -> Dataset:
         scale=None,
         image_shape=tuple(arrays["x_train"].shape[1:]) if arrays["x_train"].ndim == 4 else None,
     )
+
+
+def _load_image_folder(data, announce, seed: int) -> Dataset:
+    """`dataset: image_folder`, from its uint8 cache (cbrun/data/images.py)."""
+    from cbrun.data.images import load_image_folder
+
+    arrays, folder, cache, _ = load_image_folder(data, seed, announce)
+    flatten = data.flatten is True
+    info = DataInfo(
+        dataset="image_folder",
+        source="path",
+        path=str(data.path),
+        sha256=cache.stem.removeprefix("images-"),
+        train_samples=len(arrays["x_train"]),
+        test_samples=len(arrays["x_test"]),
+        classes=folder.classes,
+        cache=str(cache),
+    )
+    announce(info.describe())
+    return Dataset(
+        x_train=_shaped_images(arrays["x_train"], flatten),
+        y_train=arrays["y_train"],
+        x_test=_shaped_images(arrays["x_test"], flatten),
+        y_test=arrays["y_test"],
+        info=info,
+        num_classes=len(folder.classes),
+        image_shape=tuple(arrays["x_train"].shape[1:]),
+    )
+
+
+def _shaped_images(x: np.ndarray, flatten: bool) -> np.ndarray:
+    return x.reshape(len(x), -1) if flatten else x

@@ -155,7 +155,7 @@ def _prepare(spec: RunSpec, source, sink, *, runs_dir, run_dir, verbose) -> _Tra
     in_place = source is not None and run_dir is None
     search_paths = [Path(p) for p in spec.plugin_paths]
     warn_legacy_idioms(check_plugins(spec), search_paths, sink)
-    dataset = load_configured(spec.data, sink.line)
+    dataset = load_configured(spec.data, sink.line, seed=spec.seed)
     import_tensorflow(verbose)
     load_keras().backend.clear_session()  # what an earlier run in this process left
     # Before the run folder exists: a strategy that cannot start leaves nothing behind.
