@@ -13,7 +13,6 @@ Cortes and Christopher J.C. Burges, under CC BY-SA 3.0.
 from __future__ import annotations
 
 import contextlib
-import gzip
 import hashlib
 import io
 import os
@@ -26,18 +25,12 @@ from pathlib import Path
 
 import numpy as np
 
+from cbrun.data.idx import find_idx, read_idx
 from cbrun.errors import DataError
 
 SPLITS = ("x_train", "y_train", "x_test", "y_test")
 BUNDLED = {"mnist": "mnist_sample.npz"}
 KERAS_CACHE = {"mnist": "mnist.npz", "fashion_mnist": "fashion-mnist"}
-# IDX file names, as LeCun's site and Keras's Fashion-MNIST cache spell them.
-IDX_NAMES = {
-    "x_train": ("train-images-idx3-ubyte", "train-images.idx3-ubyte"),
-    "y_train": ("train-labels-idx1-ubyte", "train-labels.idx1-ubyte"),
-    "x_test": ("t10k-images-idx3-ubyte", "t10k-images.idx3-ubyte"),
-    "y_test": ("t10k-labels-idx1-ubyte", "t10k-labels.idx1-ubyte"),
-}
 DOWNLOAD_TIMEOUT_SECONDS = 30
 
 
@@ -146,34 +139,8 @@ def read_npz(path: Path) -> dict:
     return arrays
 
 
-def _find_idx(folder: Path, split: str) -> Path:
-    for stem in IDX_NAMES[split]:
-        for candidate in (folder / stem, folder / f"{stem}.gz"):
-            if candidate.is_file():
-                return candidate
-    raise DataError(f"{folder}: no {IDX_NAMES[split][0]}[.gz] in this folder")
-
-
-def read_idx(path: Path) -> np.ndarray:
-    """One IDX file (gzipped or not) as an unsigned-byte array."""
-    try:
-        opener = gzip.open if path.suffix == ".gz" else open
-        with opener(path, "rb") as f:
-            raw = f.read()
-    except (OSError, EOFError) as error:
-        raise DataError(f"{path}: cannot read ({error})") from None
-    if len(raw) < 4 or raw[0:2] != b"\x00\x00" or raw[2] != 0x08:
-        raise DataError(f"{path}: not an IDX file of unsigned bytes")
-    dims = raw[3]
-    header = 4 + 4 * dims
-    shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(dims))
-    if len(raw) != header + int(np.prod(shape)):
-        raise DataError(f"{path}: size does not match its header's shape {shape}")
-    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
-
-
 def read_idx_folder(folder: Path) -> tuple[dict, list[Path]]:
-    files = {split: _find_idx(folder, split) for split in SPLITS}
+    files = {split: find_idx(folder, split) for split in SPLITS}
     arrays = {split: read_idx(path) for split, path in files.items()}
     check_arrays(arrays, str(folder))
     return arrays, list(files.values())
@@ -414,16 +381,12 @@ def _load_image_folder(data, announce, seed: int) -> Dataset:
         cache=str(cache),
     )
     announce(info.describe())
+    shaped = {k: v.reshape(len(v), -1) if flatten else v for k, v in arrays.items() if k[0] == "x"}
     return Dataset(
-        x_train=_shaped_images(arrays["x_train"], flatten),
+        **shaped,
         y_train=arrays["y_train"],
-        x_test=_shaped_images(arrays["x_test"], flatten),
         y_test=arrays["y_test"],
         info=info,
         num_classes=len(folder.classes),
         image_shape=tuple(arrays["x_train"].shape[1:]),
     )
-
-
-def _shaped_images(x: np.ndarray, flatten: bool) -> np.ndarray:
-    return x.reshape(len(x), -1) if flatten else x

@@ -4,7 +4,7 @@ python examples/own_images/make_images.py [FOLDER]   (default: examples/own_imag
 
 FOLDER/train/<digit>/<n>.png (60 per digit) and FOLDER/test/<digit>/<n>.png (12 per digit),
 the layout `dataset: image_folder` reads; then
-cbrun train examples/own_images/cnn.yaml
+cbrun train examples/own_images/own_images.yaml
 """
 
 from __future__ import annotations

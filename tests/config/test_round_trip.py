@@ -26,6 +26,11 @@ def test_validate_prints_a_config_that_loads_back_the_same(config, tmp_path):
         script = ROOT / "examples" / "own_data" / "make_data.py"
         subprocess.run([sys.executable, script, data], check=True, capture_output=True)
         overrides = [f"data.path={data}"]
+    if config.name == "own_images.yaml":  # so are its images
+        folder = tmp_path / "digits"
+        script = ROOT / "examples" / "own_images" / "make_images.py"
+        subprocess.run([sys.executable, script, folder], check=True, capture_output=True)
+        overrides = [f"data.path={folder}", f"data.cache={tmp_path / 'cache'}"]
     printed = load_config(config, overrides).to_yaml()
     again = tmp_path / config.name
     again.write_text(printed)

@@ -7,7 +7,8 @@ import gzip
 import numpy as np
 import pytest
 
-from cbrun.data.datasets import IDX_NAMES, load_dataset, read_npz
+from cbrun.data.datasets import load_dataset, read_npz
+from cbrun.data.idx import IDX_NAMES
 from cbrun.errors import DataError
 from tests.conftest import FULL_MNIST, needs_full_mnist
 
