@@ -368,7 +368,9 @@ def _load_image_folder(data, announce, seed: int) -> Dataset:
     """`dataset: image_folder`, from its uint8 cache (cbrun/data/images.py)."""
     from cbrun.data.images import load_image_folder
 
-    arrays, folder, cache, _ = load_image_folder(data, seed, announce)
+    found, folder, cache, _ = load_image_folder(data, seed, announce)
+    limits = {"train": data.limit.train, "test": data.limit.test}
+    arrays = {name: array[: limits[name[2:]]] for name, array in found.items()}
     flatten = data.flatten is True
     info = DataInfo(
         dataset="image_folder",

@@ -91,6 +91,8 @@ def test_one_folder_holds_out_the_test_split_from_each_class(tmp_path, write_con
     data = load_configured(spec.data, lambda line: None, seed=3)
     assert np.bincount(data.y_test).tolist() == [3, 3, 3]
     assert np.bincount(data.y_train).tolist() == [7, 7, 7]
+    limited = load_config(_config(write_config, root, tmp_path, extra="  limit: {train: 5}\n"))
+    assert len(load_configured(limited.data, lambda line: None, seed=3).x_train) == 5
 
 
 @pytest.mark.parametrize(
