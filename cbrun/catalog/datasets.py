@@ -78,22 +78,25 @@ def read_headers(path: Path) -> dict[str, tuple[tuple, np.dtype]]:
     return dict(_headers(str(path), stat.st_mtime_ns, stat.st_size))
 
 
-@functools.lru_cache(maxsize=16)
-def _headers(path: str, mtime_ns: int, size: int) -> dict[str, tuple[tuple, np.dtype]]:
+def npy_header(stream) -> tuple[tuple, bool, np.dtype]:
+    """`(shape, fortran_order, dtype)` of the `.npy` that `stream` is at the start of; the
+    stream is left where its data begins."""
     import numpy as np  # only when a file is looked at: validate stays fast
 
+    version = np.lib.format.read_magic(stream)
+    if version == (1, 0):
+        return np.lib.format.read_array_header_1_0(stream)
+    return np.lib.format.read_array_header_2_0(stream)
+
+
+@functools.lru_cache(maxsize=16)
+def _headers(path: str, mtime_ns: int, size: int) -> dict[str, tuple[tuple, np.dtype]]:
     found = {}
     try:
         with zipfile.ZipFile(path) as archive:
             for member in archive.namelist():
                 with archive.open(member) as stream:
-                    version = np.lib.format.read_magic(stream)
-                    read = (
-                        np.lib.format.read_array_header_1_0
-                        if version == (1, 0)
-                        else np.lib.format.read_array_header_2_0
-                    )
-                    shape, _, dtype = read(stream)
+                    shape, _, dtype = npy_header(stream)
                 found[member.removesuffix(".npy")] = (tuple(shape), dtype)
     except zipfile.BadZipFile:
         raise Unreadable(_not_a_zip(path)) from None

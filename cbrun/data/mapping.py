@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from cbrun.catalog.datasets import npy_header
+
 # A zip local file header: signature, then fixed fields; the name and extra lengths
 # are its last two 16-bit fields (APPNOTE.TXT 4.3.7).
 _LOCAL_HEADER = struct.Struct("<4s22xHH")
@@ -56,13 +58,7 @@ def _mapped_member(raw, mapped: mmap.mmap | None, member: zipfile.ZipInfo) -> np
     if signature != b"PK\x03\x04":
         raise zipfile.BadZipFile(f"{member.filename}: no local header at its offset")
     raw.seek(member.header_offset + _LOCAL_HEADER.size + name_length + extra_length)
-    version = np.lib.format.read_magic(raw)
-    read = (
-        np.lib.format.read_array_header_1_0
-        if version == (1, 0)
-        else np.lib.format.read_array_header_2_0
-    )
-    shape, fortran, dtype = read(raw)
+    shape, fortran, dtype = npy_header(raw)
     if dtype.hasobject:
         raise ValueError(f"{member.filename} holds Python objects (pickled), not numbers")
     count = int(np.prod(shape, dtype=np.int64))
