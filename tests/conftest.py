@@ -12,9 +12,13 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from cbrun.tensorflow_loader import import_tensorflow
 from tests.forkserver import ForkServer
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# Through cbrun's loader before any test module imports Keras itself, so this process's
+# TensorFlow objects are frozen out of the collector as in a cbrun process.
+import_tensorflow()
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "configs"

@@ -116,3 +116,15 @@ def test_the_loader_hands_out_the_modules_it_imported():
     tf = tensorflow_loader.load_tensorflow()
     assert keras.__name__ == "keras" and hasattr(keras, "callbacks")
     assert tf.__name__ == "tensorflow" and hasattr(tf, "config")
+
+
+def test_what_the_import_made_is_frozen_out_of_the_collector():
+    """Keras's clear_session runs a full collection before every run; it must not walk
+    the hundreds of thousands of objects TensorFlow's import made (0.13-0.19 s each)."""
+    import gc
+
+    tensorflow_loader.import_tensorflow()  # conftest imported through it already
+    import keras
+
+    assert gc.get_freeze_count() > 100_000
+    assert all(obj is not vars(keras) for obj in gc.get_objects(generation=2))

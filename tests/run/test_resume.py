@@ -93,6 +93,24 @@ def baseline(tmp_path_factory):
     return folder / "run"
 
 
+@pytest.fixture(scope="module")
+def killed_in_epoch_4(tmp_path_factory):
+    """A work folder whose run was SIGKILLed in epoch 4 (after epoch 3's checkpoint), once
+    for the module; each test that damages or resumes it works on a copy (`_copy_of`)."""
+    folder = tmp_path_factory.mktemp("killed") / "work"
+    config = _setup(folder, kill_epoch=3)
+    killed = _train(config, folder / "run")
+    assert killed.returncode == -9, killed.stderr
+    return folder
+
+
+def _copy_of(killed: Path, tmp_path: Path) -> tuple[Path, Path]:
+    """(config, run) of a copy of the killed work folder. Its marker is copied too, so the
+    kill switch does not fire again on resume."""
+    folder = shutil.copytree(killed, tmp_path / "work")
+    return folder / "resumable.yaml", folder / "run"
+
+
 def _assert_same_as(baseline: Path, run: Path):
     weights, optimizer = _final_state(run)
     base_weights, base_optimizer = _final_state(baseline)
@@ -125,12 +143,15 @@ SCENARIOS = {
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
-def test_sigkill_then_resume_is_exact(scenario, baseline, tmp_path):
+def test_sigkill_then_resume_is_exact(scenario, baseline, killed_in_epoch_4, tmp_path):
     kill_epoch, fault, resumes_at = SCENARIOS[scenario]
-    config = _setup(tmp_path / "work", kill_epoch)
-    run = tmp_path / "work" / "run"
-    killed = _train(config, run, fault)
-    assert killed.returncode == -9, killed.stderr
+    if scenario == "mid-epoch":
+        config, run = _copy_of(killed_in_epoch_4, tmp_path)
+    else:
+        config = _setup(tmp_path / "work", kill_epoch)
+        run = tmp_path / "work" / "run"
+        killed = _train(config, run, fault)
+        assert killed.returncode == -9, killed.stderr
     assert json.loads((run / "summary.json").read_text())["status"] == "running"
     resumed = _resume(run, config)
     assert resumed.returncode == 0, resumed.stderr
@@ -180,10 +201,10 @@ def _lacking_a_part(newest, damage):
         "npz without an array",
     ],
 )
-def test_damaged_checkpoint_falls_back_to_the_one_before(damage, baseline, tmp_path):
-    config = _setup(tmp_path / "work", 3)
-    run = tmp_path / "work" / "run"
-    assert _train(config, run).returncode == -9
+def test_damaged_checkpoint_falls_back_to_the_one_before(
+    damage, baseline, killed_in_epoch_4, tmp_path
+):
+    config, run = _copy_of(killed_in_epoch_4, tmp_path)
     newest = run / "backup" / "epoch-000003.npz"
     data = newest.read_bytes()
     if damage in ("empty", "truncated", "random"):
@@ -201,10 +222,8 @@ def test_damaged_checkpoint_falls_back_to_the_one_before(damage, baseline, tmp_p
     _assert_same_as(baseline, run)
 
 
-def test_no_readable_checkpoint_stops_with_one_line(tmp_path):
-    config = _setup(tmp_path / "work", 3)
-    run = tmp_path / "work" / "run"
-    assert _train(config, run).returncode == -9
+def test_no_readable_checkpoint_stops_with_one_line(killed_in_epoch_4, tmp_path):
+    config, run = _copy_of(killed_in_epoch_4, tmp_path)
     for npz in (run / "backup").glob("*.npz"):
         npz.write_bytes(b"")
     resumed = _resume(run, config)
@@ -235,10 +254,8 @@ def test_disk_full_during_a_save(tmp_path):
     assert resumed.returncode == 0, resumed.stderr
 
 
-def test_resume_refuses_a_changed_config_but_takes_more_epochs(tmp_path):
-    config = _setup(tmp_path / "work", 3)
-    run = tmp_path / "work" / "run"
-    assert _train(config, run).returncode == -9
+def test_resume_refuses_a_changed_config_but_takes_more_epochs(killed_in_epoch_4, tmp_path):
+    config, run = _copy_of(killed_in_epoch_4, tmp_path)
     changed = run_cbrun(
         "train", config, "--resume", run, "--set", "fit.batch_size=64", cwd=config.parent
     )
