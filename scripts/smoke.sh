@@ -28,7 +28,8 @@ OUT=$(mktemp -d "${TMPDIR:-/tmp}/cbrun-smoke.XXXXXX")
 trap 'rm -rf "$OUT"' EXIT
 SHORT=(--set data.source=bundled --set fit.epochs=1 --set fit.steps_per_epoch=3 --quiet)
 
-step() { printf "== %s (at %s s)\n" "$*" "$SECONDS"; }
+LANE=""  # which lane a step runs in (below)
+step() { printf "== %s%s (at %s s)\n" "$LANE" "$*" "$SECONDS"; }
 fail() { printf 'smoke FAILED: %s\n' "$*" >&2; exit 1; }
 has() { [ -s "$1" ] || fail "missing or empty: $1"; }
 PY=$(dirname "$CBRUN")/python
@@ -54,15 +55,73 @@ step "examples/own_data/make_data.py"
 step "examples/own_images/make_images.py"
 "$PY" examples/own_images/make_images.py >/dev/null
 export XDG_CACHE_HOME="$OUT/cache" # the image folder's decoded cache stays in the smoke's folder
-step "train configs/early_stop.yaml"
-"$CBRUN" train configs/early_stop.yaml --run-dir "$OUT/train/early_stop" "${SHORT[@]}" >/dev/null
-check_run "$OUT/train/early_stop"
-configs=()
-for config in configs/*.yaml examples/*/*.yaml; do
-  [ "$config" = configs/early_stop.yaml ] || configs+=("$config")
-done
-step "train (Python API) ${configs[*]}"
-"$PY" - "$OUT/train" "${configs[@]}" <<'PYTHON' >/dev/null
+# Two lanes side by side, one per core: most of a step is `import tensorflow` in a process
+# of its own, so two lanes nearly halve the wait. Lane a trains the early-stop run and
+# reads it; lane b trains the other configs, sweeps and stops a run with Ctrl-C. `runs`
+# and `diff` read what both made.
+run="$OUT/train/early_stop"
+lane_a() {
+  LANE="[a] "
+  step "train configs/early_stop.yaml"
+  "$CBRUN" train configs/early_stop.yaml --run-dir "$OUT/train/early_stop" "${SHORT[@]}" >/dev/null
+  check_run "$OUT/train/early_stop"
+  # 2. Everything that reads a finished run, on the early-stop smoke run.
+  step "evaluate $run"
+  "$CBRUN" evaluate "$run" --json >"$OUT/evaluate.json"
+  has "$run/evaluate.json"
+  "$PY" -c 'import json,sys; assert "loss" in json.load(open(sys.argv[1]))' "$OUT/evaluate.json"
+  step "predict $run"
+  "$CBRUN" predict "$run" --count 4 --json >"$OUT/predict.json"
+  "$PY" -c 'import json,sys; assert len(json.load(open(sys.argv[1]))) == 4' "$OUT/predict.json"
+  step "track $run --track tensorboard"
+  "$CBRUN" track "$run" --track tensorboard --json >"$OUT/track.json"
+  ls "$run"/tensorboard/train/events.out.tfevents.* >/dev/null || fail "track wrote no scalars"
+  step "export $run --format saved_model --format onnx --format litert"
+  "$CBRUN" export "$run" --format saved_model --format onnx --format litert -o "$OUT/export" \
+    >/dev/null || fail "an export did not verify"
+  "$PY" -c 'import json,sys; r=json.load(open(sys.argv[1])); assert all(f["verified"] for f in r["formats"].values()) and len(r["formats"]) == 3' \
+    "$OUT/export/export.json"
+  step "init, then train what it wrote"
+  "$CBRUN" init "$OUT/first.yaml" --model cnn --callbacks EarlyStopping >/dev/null
+  has "$OUT/cbrun.schema.json"
+  "$CBRUN" train "$OUT/first.yaml" --run-dir "$OUT/first" "${SHORT[@]}" >/dev/null
+  check_run "$OUT/first"
+  "$CBRUN" init "$OUT/example.yaml" --example early_stop >/dev/null
+  cmp -s "$OUT/example.yaml" configs/early_stop.yaml || fail "init --example is not the shipped config"
+  step "plot $run"
+  "$CBRUN" plot "$run" -o "$OUT/curves.png" >/dev/null
+  has "$OUT/curves.png"
+
+  # 3. The commands that answer before TensorFlow.
+  step "validate configs/early_stop.yaml"
+  "$CBRUN" validate configs/early_stop.yaml --set fit.epochs=2 >"$OUT/resolved.yaml"
+  grep -q "epochs: 2" "$OUT/resolved.yaml" || fail "validate did not apply --set"
+  step "list-callbacks"
+  "$CBRUN" list-callbacks --json >"$OUT/callbacks.json"
+  "$PY" -c 'import json,sys; assert any(c["name"] == "EarlyStopping" for c in json.load(open(sys.argv[1])))' \
+    "$OUT/callbacks.json"
+  "$CBRUN" list-callbacks EarlyStopping >/dev/null
+  step "check-plugin examples/plugin/epoch_timer.py"
+  "$CBRUN" check-plugin examples/plugin/epoch_timer.py >/dev/null 2>&1
+  step "schema"
+  "$CBRUN" schema >"$OUT/schema.json"
+  "$PY" -c 'import json,sys; assert json.load(open(sys.argv[1]))["title"] == "cbrun config"' "$OUT/schema.json"
+  step "validate --origins"
+  "$CBRUN" validate configs/early_stop.yaml --origins | grep -q "^fit.epochs = " || fail "no origins"
+  # 4. trace records every hook.
+  step "trace configs/loss_printing.yaml"
+  "$CBRUN" trace configs/loss_printing.yaml --runs-dir "$OUT/trace" \
+    --set data.source=bundled --set fit.epochs=1 --set fit.steps_per_epoch=3 >/dev/null
+  has "$(ls -d "$OUT"/trace/*/)trace.jsonl"
+}
+lane_b() {
+  LANE="[b] "
+  configs=()
+  for config in configs/*.yaml examples/*/*.yaml; do
+    [ "$config" = configs/early_stop.yaml ] || configs+=("$config")
+  done
+  step "train (Python API) ${configs[*]}"
+  "$PY" - "$OUT/train" "${configs[@]}" <<'PYTHON' >/dev/null
 import pathlib, sys
 import cbrun
 out = pathlib.Path(sys.argv[1])
@@ -74,68 +133,17 @@ for config in sys.argv[2:]:
     result = cbrun.train(config, short, run_dir=out / pathlib.Path(config).stem, quiet=True)
     assert result.status in ("completed", "stopped_early") and len(result.history) == 1, config
 PYTHON
-for config in "${configs[@]}"; do
-  check_run "$OUT/train/$(basename "$config" .yaml)"
-done
+  for config in "${configs[@]}"; do
+    check_run "$OUT/train/$(basename "$config" .yaml)"
+  done
 
-# 2. Everything that reads a finished run, on the early-stop smoke run.
-run="$OUT/train/early_stop"
-step "evaluate $run"
-"$CBRUN" evaluate "$run" --json >"$OUT/evaluate.json"
-has "$run/evaluate.json"
-"$PY" -c 'import json,sys; assert "loss" in json.load(open(sys.argv[1]))' "$OUT/evaluate.json"
-step "predict $run"
-"$CBRUN" predict "$run" --count 4 --json >"$OUT/predict.json"
-"$PY" -c 'import json,sys; assert len(json.load(open(sys.argv[1]))) == 4' "$OUT/predict.json"
-step "runs $OUT/train"
-"$CBRUN" runs --runs-dir "$OUT/train" --json >"$OUT/runs.json"
-"$PY" -c 'import json,sys; assert len(json.load(open(sys.argv[1]))) >= 11' "$OUT/runs.json"
-step "track $run --track tensorboard"
-"$CBRUN" track "$run" --track tensorboard --json >"$OUT/track.json"
-ls "$run"/tensorboard/train/events.out.tfevents.* >/dev/null || fail "track wrote no scalars"
-step "export $run --format saved_model --format onnx --format litert"
-"$CBRUN" export "$run" --format saved_model --format onnx --format litert -o "$OUT/export" \
-  >/dev/null || fail "an export did not verify"
-"$PY" -c 'import json,sys; r=json.load(open(sys.argv[1])); assert all(f["verified"] for f in r["formats"].values()) and len(r["formats"]) == 3' \
-  "$OUT/export/export.json"
-step "diff $run and the API run of mnist_mlp"
-"$CBRUN" diff "$run" "$OUT/train/mnist_mlp" --json >"$OUT/diff.json"
-"$PY" -c 'import json,sys; assert json.load(open(sys.argv[1]))["config"]' "$OUT/diff.json"
-"$CBRUN" diff "$run" "$OUT/train/mnist_mlp" --md | grep -q "^| metric |" || fail "diff --md"
-step "init, then train what it wrote"
-"$CBRUN" init "$OUT/first.yaml" --model cnn --callbacks EarlyStopping >/dev/null
-has "$OUT/cbrun.schema.json"
-"$CBRUN" train "$OUT/first.yaml" --run-dir "$OUT/first" "${SHORT[@]}" >/dev/null
-check_run "$OUT/first"
-"$CBRUN" init "$OUT/example.yaml" --example early_stop >/dev/null
-cmp -s "$OUT/example.yaml" configs/early_stop.yaml || fail "init --example is not the shipped config"
-step "plot $run"
-"$CBRUN" plot "$run" -o "$OUT/curves.png" >/dev/null
-has "$OUT/curves.png"
-
-# 3. The commands that answer before TensorFlow.
-step "validate configs/early_stop.yaml"
-"$CBRUN" validate configs/early_stop.yaml --set fit.epochs=2 >"$OUT/resolved.yaml"
-grep -q "epochs: 2" "$OUT/resolved.yaml" || fail "validate did not apply --set"
-step "list-callbacks"
-"$CBRUN" list-callbacks --json >"$OUT/callbacks.json"
-"$PY" -c 'import json,sys; assert any(c["name"] == "EarlyStopping" for c in json.load(open(sys.argv[1])))' \
-  "$OUT/callbacks.json"
-"$CBRUN" list-callbacks EarlyStopping >/dev/null
-step "check-plugin examples/plugin/epoch_timer.py"
-"$CBRUN" check-plugin examples/plugin/epoch_timer.py >/dev/null 2>&1
-step "schema"
-"$CBRUN" schema >"$OUT/schema.json"
-"$PY" -c 'import json,sys; assert json.load(open(sys.argv[1]))["title"] == "cbrun config"' "$OUT/schema.json"
-step "validate --origins"
-"$CBRUN" validate configs/early_stop.yaml --origins | grep -q "^fit.epochs = " || fail "no origins"
-step "sweep configs/sweep_mlp.yaml (2 trials, 1 epoch, 2 workers, tracked)"
-"$CBRUN" sweep configs/sweep_mlp.yaml --runs-dir "$OUT/sweep" --trials 2 --jobs 2 \
-  --track tensorboard --track mlflow --set "tracking.mlflow.uri=sqlite:///$OUT/mlflow.db" \
-  --set data.source=bundled --set fit.epochs=1 --set fit.steps_per_epoch=3 >"$OUT/sweep.out"
-grep -q "^2 workers, " "$OUT/sweep.out" || fail "no workers line"
-sweep_dir=$(ls -d "$OUT"/sweep/*/)
-"$PY" - "$sweep_dir" "sqlite:///$OUT/mlflow.db" <<'PYTHON' || fail "the sweep's trials are not tracked"
+  step "sweep configs/sweep_mlp.yaml (2 trials, 1 epoch, 2 workers, tracked)"
+  "$CBRUN" sweep configs/sweep_mlp.yaml --runs-dir "$OUT/sweep" --trials 2 --jobs 2 \
+    --track tensorboard --track mlflow --set "tracking.mlflow.uri=sqlite:///$OUT/mlflow.db" \
+    --set data.source=bundled --set fit.epochs=1 --set fit.steps_per_epoch=3 >"$OUT/sweep.out"
+  grep -q "^2 workers, " "$OUT/sweep.out" || fail "no workers line"
+  sweep_dir=$(ls -d "$OUT"/sweep/*/)
+  "$PY" - "$sweep_dir" "sqlite:///$OUT/mlflow.db" <<'PYTHON' || fail "the sweep's trials are not tracked"
 import glob, json, sys
 from mlflow.tracking import MlflowClient
 parent = json.load(open(sys.argv[1] + "tracking.json"))["mlflow"]["run_id"]
@@ -145,44 +153,55 @@ assert len([r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent])
 assert glob.glob(sys.argv[1] + "events.out.tfevents.*")  # the HParams experiment
 assert len(glob.glob(sys.argv[1] + "trials/*/tensorboard/train/events.out.tfevents.*")) == 2
 PYTHON
-step "sweep --resume (a finished sweep: nothing to run)"
-"$CBRUN" sweep --resume "$sweep_dir" | grep -q "^2 of 2 trials finished" || fail "resume"
-has "${sweep_dir}sweep.json"
-has "${sweep_dir}best.yaml"
-"$PY" -c 'import json,sys; assert len(json.load(open(sys.argv[1]))["trials"]) == 2' "${sweep_dir}sweep.json"
-"$CBRUN" runs "$sweep_dir" --json >"$OUT/trials.json"
-"$PY" -c 'import json,sys; assert len(json.load(open(sys.argv[1]))) == 2' "$OUT/trials.json"
-"$CBRUN" plot "$sweep_dir" >/dev/null
-has "${sweep_dir}sweep.png"
-# 4. trace records every hook.
-step "trace configs/loss_printing.yaml"
-"$CBRUN" trace configs/loss_printing.yaml --runs-dir "$OUT/trace" \
-  --set data.source=bundled --set fit.epochs=1 --set fit.steps_per_epoch=3 >/dev/null
-has "$(ls -d "$OUT"/trace/*/)trace.jsonl"
+  step "sweep --resume (a finished sweep: nothing to run)"
+  "$CBRUN" sweep --resume "$sweep_dir" | grep -q "^2 of 2 trials finished" || fail "resume"
+  has "${sweep_dir}sweep.json"
+  has "${sweep_dir}best.yaml"
+  "$PY" -c 'import json,sys; assert len(json.load(open(sys.argv[1]))["trials"]) == 2' "${sweep_dir}sweep.json"
+  "$CBRUN" runs "$sweep_dir" --json >"$OUT/trials.json"
+  "$PY" -c 'import json,sys; assert len(json.load(open(sys.argv[1]))) == 2' "$OUT/trials.json"
+  "$CBRUN" plot "$sweep_dir" >/dev/null
+  has "${sweep_dir}sweep.png"
+  # 5. Ctrl-C stops a run with exit 130 and a run that --resume finishes.
+  step "train (stopped by SIGINT), then --resume"
+  stopped="$OUT/stopped"
+  "$CBRUN" train configs/mnist_mlp.yaml --run-dir "$stopped" --set data.source=bundled \
+    --set fit.epochs=100 --set fit.steps_per_epoch=3 --quiet >"$OUT/stopped.log" 2>&1 &
+  pid=$!
+  for _ in $(seq 600); do  # the first checkpoint exists after epoch 1 (at most 60 s)
+    [ -d "$stopped/backup" ] && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -INT "$pid"
+  code=0
+  wait "$pid" || code=$?
+  [ "$code" = 130 ] || fail "SIGINT: exit $code, expected 130 ($(tail -2 "$OUT/stopped.log"))"
+  [ "$(status_of "$stopped/summary.json")" = interrupted ] || fail "SIGINT: not interrupted"
+  before=$(summary_of "$stopped/summary.json" epochs_run)
+  "$CBRUN" train --resume "$stopped" --quiet >/dev/null || fail "--resume after SIGINT failed"
+  case $(status_of "$stopped/summary.json") in
+    completed | stopped_early) ;;
+    *) fail "--resume ended $(status_of "$stopped/summary.json")" ;;
+  esac
+  [ "$(summary_of "$stopped/summary.json" epochs_run)" -gt "$before" ] || fail "--resume ran no epoch"
+  has "$stopped/model.keras"
+}
+lane_a &
+a=$!
+lane_b &
+b=$!
+lanes=0
+wait "$a" || lanes=$?
+wait "$b" || lanes=$?
+[ "$lanes" = 0 ] || fail "a lane failed (its line is above)"
 
-# 5. Ctrl-C stops a run with exit 130 and a run that --resume finishes.
-step "train (stopped by SIGINT), then --resume"
-stopped="$OUT/stopped"
-"$CBRUN" train configs/mnist_mlp.yaml --run-dir "$stopped" --set data.source=bundled \
-  --set fit.epochs=100 --set fit.steps_per_epoch=3 --quiet >"$OUT/stopped.log" 2>&1 &
-pid=$!
-for _ in $(seq 600); do  # the first checkpoint exists after epoch 1 (at most 60 s)
-  [ -d "$stopped/backup" ] && break
-  kill -0 "$pid" 2>/dev/null || break
-  sleep 0.1
-done
-kill -INT "$pid"
-code=0
-wait "$pid" || code=$?
-[ "$code" = 130 ] || fail "SIGINT: exit $code, expected 130 ($(tail -2 "$OUT/stopped.log"))"
-[ "$(status_of "$stopped/summary.json")" = interrupted ] || fail "SIGINT: not interrupted"
-before=$(summary_of "$stopped/summary.json" epochs_run)
-"$CBRUN" train --resume "$stopped" --quiet >/dev/null || fail "--resume after SIGINT failed"
-case $(status_of "$stopped/summary.json") in
-  completed | stopped_early) ;;
-  *) fail "--resume ended $(status_of "$stopped/summary.json")" ;;
-esac
-[ "$(summary_of "$stopped/summary.json" epochs_run)" -gt "$before" ] || fail "--resume ran no epoch"
-has "$stopped/model.keras"
-
+# 6. What reads both lanes' runs.
+step "runs $OUT/train"
+"$CBRUN" runs --runs-dir "$OUT/train" --json >"$OUT/runs.json"
+"$PY" -c 'import json,sys; assert len(json.load(open(sys.argv[1]))) >= 11' "$OUT/runs.json"
+step "diff $run and the API run of mnist_mlp"
+"$CBRUN" diff "$run" "$OUT/train/mnist_mlp" --json >"$OUT/diff.json"
+"$PY" -c 'import json,sys; assert json.load(open(sys.argv[1]))["config"]' "$OUT/diff.json"
+"$CBRUN" diff "$run" "$OUT/train/mnist_mlp" --md | grep -q "^| metric |" || fail "diff --md"
 echo "smoke: every command passed"
