@@ -29,6 +29,8 @@ trap 'rm -rf "$OUT"' EXIT
 SHORT=(--set data.source=bundled --set fit.epochs=1 --set fit.steps_per_epoch=3 --quiet)
 
 LANE=""  # which lane a step runs in (below)
+# No `cbrun ... | grep -q`: grep leaves at its first match, cbrun's next write meets a
+# closed pipe (click exits 1 then), and pipefail fails the step. Output goes to a file.
 step() { printf "== %s%s (at %s s)\n" "$LANE" "$*" "$SECONDS"; }
 fail() { printf 'smoke FAILED: %s\n' "$*" >&2; exit 1; }
 has() { [ -s "$1" ] || fail "missing or empty: $1"; }
@@ -107,7 +109,8 @@ lane_a() {
   "$CBRUN" schema >"$OUT/schema.json"
   "$PY" -c 'import json,sys; assert json.load(open(sys.argv[1]))["title"] == "cbrun config"' "$OUT/schema.json"
   step "validate --origins"
-  "$CBRUN" validate configs/early_stop.yaml --origins | grep -q "^fit.epochs = " || fail "no origins"
+  "$CBRUN" validate configs/early_stop.yaml --origins >"$OUT/origins.txt"
+  grep -q "^fit.epochs = " "$OUT/origins.txt" || fail "no origins"
   # 4. trace records every hook.
   step "trace configs/loss_printing.yaml"
   "$CBRUN" trace configs/loss_printing.yaml --runs-dir "$OUT/trace" \
@@ -154,7 +157,8 @@ assert glob.glob(sys.argv[1] + "events.out.tfevents.*")  # the HParams experimen
 assert len(glob.glob(sys.argv[1] + "trials/*/tensorboard/train/events.out.tfevents.*")) == 2
 PYTHON
   step "sweep --resume (a finished sweep: nothing to run)"
-  "$CBRUN" sweep --resume "$sweep_dir" | grep -q "^2 of 2 trials finished" || fail "resume"
+  "$CBRUN" sweep --resume "$sweep_dir" >"$OUT/sweep-resume.out"
+  grep -q "^2 of 2 trials finished" "$OUT/sweep-resume.out" || fail "resume"
   has "${sweep_dir}sweep.json"
   has "${sweep_dir}best.yaml"
   "$PY" -c 'import json,sys; assert len(json.load(open(sys.argv[1]))["trials"]) == 2' "${sweep_dir}sweep.json"
@@ -203,5 +207,6 @@ step "runs $OUT/train"
 step "diff $run and the API run of mnist_mlp"
 "$CBRUN" diff "$run" "$OUT/train/mnist_mlp" --json >"$OUT/diff.json"
 "$PY" -c 'import json,sys; assert json.load(open(sys.argv[1]))["config"]' "$OUT/diff.json"
-"$CBRUN" diff "$run" "$OUT/train/mnist_mlp" --md | grep -q "^| metric |" || fail "diff --md"
+"$CBRUN" diff "$run" "$OUT/train/mnist_mlp" --md >"$OUT/diff.md"
+grep -q "^| metric |" "$OUT/diff.md" || fail "diff --md"
 echo "smoke: every command passed"
