@@ -145,7 +145,7 @@ SCENARIOS = {
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_sigkill_then_resume_is_exact(scenario, baseline, killed_in_epoch_4, tmp_path):
     kill_epoch, fault, resumes_at = SCENARIOS[scenario]
-    if scenario == "mid-epoch":
+    if fault is None:  # killed by the switch in epoch 4: the module's shared run
         config, run = _copy_of(killed_in_epoch_4, tmp_path)
     else:
         config = _setup(tmp_path / "work", kill_epoch)
