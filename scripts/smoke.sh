@@ -65,8 +65,8 @@ run="$OUT/train/early_stop"
 lane_a() {
   LANE="[a] "
   step "train configs/early_stop.yaml"
-  "$CBRUN" train configs/early_stop.yaml --run-dir "$OUT/train/early_stop" "${SHORT[@]}" >/dev/null
-  check_run "$OUT/train/early_stop"
+  "$CBRUN" train configs/early_stop.yaml --run-dir "$run" "${SHORT[@]}" >/dev/null
+  check_run "$run"
   # 2. Everything that reads a finished run, on the early-stop smoke run.
   step "evaluate $run"
   "$CBRUN" evaluate "$run" --json >"$OUT/evaluate.json"
