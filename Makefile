@@ -8,11 +8,15 @@ STAMP := $(VENV)/.installed-stamp
 
 install: $(STAMP)
 
-# Reinstall only when the project's metadata changed.
+# Reinstall only when the project's metadata changed. uv installs the same packages as
+# pip from the same registry, with the bytecode compiled as pip does: measured 36 s against
+# pip's 86 s on a fresh .venv here, most of it the compiling, which every later
+# `import tensorflow` needs where PYTHONDONTWRITEBYTECODE is set. pip if uv cannot.
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet uv && \
+	  $(BIN)/uv pip install --quiet --python $(BIN)/python --compile-bytecode -e '.[dev]' || \
+	  $(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
 run: install

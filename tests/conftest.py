@@ -16,9 +16,17 @@ from cbrun.tensorflow_loader import import_tensorflow
 from tests.forkserver import ForkServer
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-# Through cbrun's loader before any test module imports Keras itself, so this process's
-# TensorFlow objects are frozen out of the collector as in a cbrun process.
-import_tensorflow()
+
+
+def pytest_configure(config):
+    """Import TensorFlow through cbrun's loader before any test module imports Keras itself,
+    so this process's TensorFlow objects are frozen out of the collector as in a cbrun
+    process. Not in pytest-xdist's controller: it runs no test, and its import (one cold
+    `import tensorflow`, before the workers start theirs) was time every run waited for."""
+    if getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput"):
+        return
+    import_tensorflow()
+
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "configs"

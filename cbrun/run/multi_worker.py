@@ -19,17 +19,17 @@ Keras 3.15's TensorFlow trainer fails inside `fit` under this strategy
 the adaptation is removed rather than silently kept.
 
 The strategy's constructor blocks until every worker has joined, holding the
-GIL, so no thread can time it out: `cbrun train` runs the training in a child
+GIL, so no thread can time it out: `cbrun train` forks, trains in the child
 process and gives up, with one line and exit 1, when the child has not
 reported the cluster ready within `distribute.timeout_seconds`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
-import subprocess
 import sys
 import time
 import types
@@ -138,30 +138,63 @@ def report_ready() -> None:
         os.close(int(fd))
 
 
-def supervise(argv: list[str], timeout: float, cluster: Cluster) -> int:
-    """Run `argv` (this same cbrun command) as a child; return its exit code.
+def _start_worker_child() -> tuple[int, int]:
+    """Fork this `cbrun train` process: the child returns and trains (it alone loads
+    TensorFlow), reporting readiness through CHILD_ENV; the parent gets (pid, read end).
+
+    A fork, not a new `python -m cbrun`: the child carries on from the config already
+    read, without a second interpreter start, cbrun import and config pass. Nothing has
+    started a thread or run a TensorFlow op here yet, so the fork is safe."""
+    read_end, write_end = os.pipe()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read_end)
+        os.environ[CHILD_ENV] = str(write_end)
+        return 0, -1
+    os.close(write_end)
+    return pid, read_end
+
+
+def _wait_ready(pid: int, read_end: int, timeout: float) -> tuple[bool, int | None]:
+    """Until the child reports ready, ends, or `timeout` passes: (ready, its wait status
+    if it ended)."""
+    os.set_blocking(read_end, False)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            try:
+                if os.read(read_end, 16) == b"ready":
+                    return True, None
+            except BlockingIOError:
+                pass
+            ended, status = os.waitpid(pid, os.WNOHANG)
+            if ended:
+                return False, status
+            time.sleep(0.1)
+        return False, None
+    finally:
+        os.close(read_end)
+
+
+def supervise(pid: int, read_end: int, timeout: float, cluster: Cluster) -> int:
+    """Watch the training child `pid`; return its exit code.
 
     Gives up with exit 1 when the child has not reported the cluster ready in
     `timeout` seconds. Ctrl-C and SIGTERM are passed on to the child.
     """
-    read_end, write_end = os.pipe()
-    env = dict(os.environ, **{CHILD_ENV: str(write_end)})
-    child = subprocess.Popen(argv, env=env, pass_fds=(write_end,))
-    os.close(write_end)
+
+    def forward(signum, frame):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signum)
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda signum, frame: child.send_signal(signum))
-    os.set_blocking(read_end, False)
-    deadline = time.monotonic() + timeout
-    ready = False
-    while not ready and time.monotonic() < deadline and child.poll() is None:
-        try:
-            ready = os.read(read_end, 16) == b"ready"
-        except BlockingIOError:
-            time.sleep(0.1)
-    os.close(read_end)
-    if not ready and child.poll() is None:
-        child.kill()
-        child.wait()
+        signal.signal(sig, forward)
+    ready, status = _wait_ready(pid, read_end, timeout)
+    if not ready and status is None:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
         print(
             f"Error: the workers of TF_CONFIG ({', '.join(cluster.peers)}) did not all join "
             f"within {timeout:g} s "
@@ -169,7 +202,9 @@ def supervise(argv: list[str], timeout: float, cluster: Cluster) -> int:
             file=sys.stderr,
         )
         return 1
-    code = child.wait()
+    if status is None:
+        _, status = os.waitpid(pid, 0)  # retried after a forwarded signal (PEP 475)
+    code = os.waitstatus_to_exitcode(status)
     return 128 - code if code < 0 else code  # killed by a signal: report it as a shell does
 
 
@@ -188,5 +223,7 @@ def supervise_this_command(config, resume, overrides, allow_plugins=()) -> None:
         RunDir.open(Path(resume), finished=False)  # a missing or foreign folder: one line
     spec = load_config(config or Path(resume) / CONFIG, overrides, allow_plugins)
     if spec.distribute.strategy == "multi_worker_mirrored":
-        argv = [sys.executable, "-m", "cbrun", *sys.argv[1:]]
-        sys.exit(supervise(argv, spec.distribute.timeout_seconds, cluster_from_env()))
+        cluster = cluster_from_env()
+        pid, read_end = _start_worker_child()
+        if pid:
+            sys.exit(supervise(pid, read_end, spec.distribute.timeout_seconds, cluster))

@@ -60,7 +60,7 @@ def test_jobs_share_the_cores_and_a_killed_parent_takes_its_workers_along(tmp_pa
     parent.send_signal(signal.SIGKILL)
     out, _ = parent.communicate(timeout=30)
     assert "2 workers, 1 TensorFlow thread(s) each" in out
-    for pid in workers:  # die with the parent (PR_SET_PDEATHSIG), not train on
+    for pid in workers:  # die with the parent (PR_SET_PDEATHSIG), not train on; the pool too
         _wait_gone(pid)
 
     resumed = run_cbrun("sweep", "--resume", folder, "--jobs", 2, cwd=tmp_path)
@@ -76,15 +76,19 @@ def test_jobs_share_the_cores_and_a_killed_parent_takes_its_workers_along(tmp_pa
 
 
 def _workers_of(folder: Path) -> list[int]:
-    """The worker processes of a running sweep (their command line names its folder)."""
-    found = []
+    """The pool and the worker processes of a running sweep (their command line names
+    its folder): one pool, and two workers forked from it."""
+    found = {}
     for entry in Path("/proc").iterdir():
         with contextlib.suppress(OSError):
             argv = (entry / "cmdline").read_bytes().split(b"\0")
             if b"cbrun.sweep.workers" in argv and str(folder).encode() in argv:
-                found.append(int(entry.name))
-    assert len(found) == 2, found
-    return found
+                status = (entry / "status").read_text()
+                found[int(entry.name)] = int(status.split("\nPPid:\t")[1].split()[0])
+    (pool,) = [pid for pid, parent in found.items() if parent not in found]
+    workers = [pid for pid, parent in found.items() if parent == pool]
+    assert len(workers) == 2 and len(found) == 3, found
+    return [pool, *workers]
 
 
 def _wait_gone(pid: int) -> None:
