@@ -57,10 +57,16 @@ step "examples/own_data/make_data.py"
 step "examples/own_images/make_images.py"
 "$PY" examples/own_images/make_images.py >/dev/null
 export XDG_CACHE_HOME="$OUT/cache" # the image folder's decoded cache stays in the smoke's folder
+# What `cbrun init` writes trains in lane b, with the shipped configs.
+step "init"
+"$CBRUN" init "$OUT/first.yaml" --model cnn --callbacks EarlyStopping >/dev/null
+has "$OUT/cbrun.schema.json"
+"$CBRUN" init "$OUT/example.yaml" --example early_stop >/dev/null
+cmp -s "$OUT/example.yaml" configs/early_stop.yaml || fail "init --example is not the shipped config"
 # Two lanes side by side, one per core: most of a step is `import tensorflow` in a process
-# of its own, so two lanes nearly halve the wait. Lane a trains the early-stop run and
-# reads it; lane b trains the other configs, sweeps and stops a run with Ctrl-C. `runs`
-# and `diff` read what both made.
+# of its own, so two lanes nearly halve the wait. Lane a trains the early-stop run, reads
+# it and stops a run with Ctrl-C; lane b trains the other configs and sweeps. `runs` and
+# `diff` read what both made.
 run="$OUT/train/early_stop"
 lane_a() {
   LANE="[a] "
@@ -83,13 +89,6 @@ lane_a() {
     >/dev/null || fail "an export did not verify"
   "$PY" -c 'import json,sys; r=json.load(open(sys.argv[1])); assert all(f["verified"] for f in r["formats"].values()) and len(r["formats"]) == 3' \
     "$OUT/export/export.json"
-  step "init, then train what it wrote"
-  "$CBRUN" init "$OUT/first.yaml" --model cnn --callbacks EarlyStopping >/dev/null
-  has "$OUT/cbrun.schema.json"
-  "$CBRUN" train "$OUT/first.yaml" --run-dir "$OUT/first" "${SHORT[@]}" >/dev/null
-  check_run "$OUT/first"
-  "$CBRUN" init "$OUT/example.yaml" --example early_stop >/dev/null
-  cmp -s "$OUT/example.yaml" configs/early_stop.yaml || fail "init --example is not the shipped config"
   step "plot $run"
   "$CBRUN" plot "$run" -o "$OUT/curves.png" >/dev/null
   has "$OUT/curves.png"
@@ -116,11 +115,36 @@ lane_a() {
   "$CBRUN" trace configs/loss_printing.yaml --runs-dir "$OUT/trace" \
     --set data.source=bundled --set fit.epochs=1 --set fit.steps_per_epoch=3 >/dev/null
   has "$(ls -d "$OUT"/trace/*/)trace.jsonl"
+  # 5. Ctrl-C stops a run with exit 130 and a run that --resume finishes.
+  step "train (stopped by SIGINT), then --resume"
+  stopped="$OUT/stopped"
+  # 30 epochs: Ctrl-C comes right after the first checkpoint, and --resume trains the rest.
+  "$CBRUN" train configs/mnist_mlp.yaml --run-dir "$stopped" --set data.source=bundled \
+    --set fit.epochs=30 --set fit.steps_per_epoch=3 --quiet >"$OUT/stopped.log" 2>&1 &
+  pid=$!
+  for _ in $(seq 600); do  # the first checkpoint exists after epoch 1 (at most 60 s)
+    [ -d "$stopped/backup" ] && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -INT "$pid"
+  code=0
+  wait "$pid" || code=$?
+  [ "$code" = 130 ] || fail "SIGINT: exit $code, expected 130 ($(tail -2 "$OUT/stopped.log"))"
+  [ "$(status_of "$stopped/summary.json")" = interrupted ] || fail "SIGINT: not interrupted"
+  before=$(summary_of "$stopped/summary.json" epochs_run)
+  "$CBRUN" train --resume "$stopped" --quiet >/dev/null || fail "--resume after SIGINT failed"
+  case $(status_of "$stopped/summary.json") in
+    completed | stopped_early) ;;
+    *) fail "--resume ended $(status_of "$stopped/summary.json")" ;;
+  esac
+  [ "$(summary_of "$stopped/summary.json" epochs_run)" -gt "$before" ] || fail "--resume ran no epoch"
+  has "$stopped/model.keras"
 }
 lane_b() {
   LANE="[b] "
   configs=()
-  for config in configs/*.yaml examples/*/*.yaml; do
+  for config in configs/*.yaml examples/*/*.yaml "$OUT/first.yaml"; do
     [ "$config" = configs/early_stop.yaml ] || configs+=("$config")
   done
   step "train (Python API) ${configs[*]}"
@@ -166,30 +190,6 @@ PYTHON
   "$PY" -c 'import json,sys; assert len(json.load(open(sys.argv[1]))) == 2' "$OUT/trials.json"
   "$CBRUN" plot "$sweep_dir" >/dev/null
   has "${sweep_dir}sweep.png"
-  # 5. Ctrl-C stops a run with exit 130 and a run that --resume finishes.
-  step "train (stopped by SIGINT), then --resume"
-  stopped="$OUT/stopped"
-  "$CBRUN" train configs/mnist_mlp.yaml --run-dir "$stopped" --set data.source=bundled \
-    --set fit.epochs=100 --set fit.steps_per_epoch=3 --quiet >"$OUT/stopped.log" 2>&1 &
-  pid=$!
-  for _ in $(seq 600); do  # the first checkpoint exists after epoch 1 (at most 60 s)
-    [ -d "$stopped/backup" ] && break
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -INT "$pid"
-  code=0
-  wait "$pid" || code=$?
-  [ "$code" = 130 ] || fail "SIGINT: exit $code, expected 130 ($(tail -2 "$OUT/stopped.log"))"
-  [ "$(status_of "$stopped/summary.json")" = interrupted ] || fail "SIGINT: not interrupted"
-  before=$(summary_of "$stopped/summary.json" epochs_run)
-  "$CBRUN" train --resume "$stopped" --quiet >/dev/null || fail "--resume after SIGINT failed"
-  case $(status_of "$stopped/summary.json") in
-    completed | stopped_early) ;;
-    *) fail "--resume ended $(status_of "$stopped/summary.json")" ;;
-  esac
-  [ "$(summary_of "$stopped/summary.json" epochs_run)" -gt "$before" ] || fail "--resume ran no epoch"
-  has "$stopped/model.keras"
 }
 lane_a &
 a=$!

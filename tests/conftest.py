@@ -17,15 +17,20 @@ from tests.forkserver import ForkServer
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+_FORK_SERVER = None  # this worker's (tests/forkserver.py), forked at pytest_configure
+
 
 def pytest_configure(config):
     """Import TensorFlow through cbrun's loader before any test module imports Keras itself,
     so this process's TensorFlow objects are frozen out of the collector as in a cbrun
     process. Not in pytest-xdist's controller: it runs no test, and its import (one cold
-    `import tensorflow`, before the workers start theirs) was time every run waited for."""
+    `import tensorflow`, before the workers start theirs) was time every run waited for.
+    Then this worker's fork server, before any test runs a TensorFlow op."""
+    global _FORK_SERVER
     if getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput"):
         return
     import_tensorflow()
+    _FORK_SERVER = ForkServer()
 
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,11 +45,9 @@ def _process_env(extra: dict | None) -> dict:
     return env
 
 
-_FORK_SERVER = ForkServer(ROOT)
-
-
 def pytest_unconfigure(config):
-    _FORK_SERVER.close()
+    if _FORK_SERVER is not None:
+        _FORK_SERVER.close()
 
 
 def start_cbrun(*args, cwd=ROOT, env: dict | None = None, fresh: bool = False):

@@ -2,24 +2,29 @@
 
 A test that checks what only a process shows (an exit code, a signal's effect, a SIGKILL
 mid-write) needs its own process, but not a cold one: `import tensorflow` is most of a
-short run's time. One server per pytest worker imports TensorFlow, Keras and cbrun once,
-then forks a child per request. The child is a real process with its own pid, cwd,
-environment and stdio pipes; it runs `cbrun.cli.main` and its exit status (or the signal
-that ended it) comes back as `returncode`, as from `subprocess`.
+short run's time. Each pytest worker, once it has imported TensorFlow, Keras and cbrun
+(and before any test runs an op), forks a server; the server forks a child per request.
+The child is a real process with its own pid, cwd, environment and stdio pipes; it runs
+`cbrun.cli.main` and its exit status (or the signal that ended it) comes back as
+`returncode`, as from `subprocess`.
 
 What a forked child does not prove: how TensorFlow is imported (its console chatter, the
 quiet loader, `--help` without TensorFlow) or anything TensorFlow reads from the
 environment when it loads. Those tests start `python -m cbrun` cold (`fresh=True`).
 
-The server forks before TensorFlow has run a single op (it only imports), so each child
-starts TensorFlow's runtime, its thread pools and its determinism settings from scratch.
+The server is forked before TensorFlow has run a single op (it only imports), so each
+child starts TensorFlow's runtime, its thread pools and its determinism settings from
+scratch. Forked rather than started as `python -m tests.forkserver`: that would import
+TensorFlow a second time in every worker (measured about 5 CPU-seconds each).
 """
 
 from __future__ import annotations
 
 import atexit
+import faulthandler
 import io
 import json
+import logging
 import os
 import select
 import signal
@@ -29,6 +34,7 @@ import sys
 import tempfile
 import threading
 import traceback
+import warnings
 
 _REQUEST_BYTES = 1 << 20
 
@@ -55,9 +61,25 @@ def _exit_code(code) -> int:
     return 1
 
 
+def _as_a_fresh_interpreter() -> None:
+    """Undo what the pytest worker this was forked from set up for itself: its warning
+    filters (`error`, and ResourceWarning shown), its log handlers, its fault handler and
+    its exit handlers. A child then writes to stderr what `python -m cbrun` would."""
+    atexit._clear()
+    faulthandler.disable()
+    warnings.resetwarnings()  # then CPython's defaults, as `python -W` lists them
+    warnings.filterwarnings("default", category=DeprecationWarning, module="__main__")
+    for category in (DeprecationWarning, PendingDeprecationWarning, ImportWarning, ResourceWarning):
+        warnings.filterwarnings("ignore", category=category, append=True)
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    root.setLevel(logging.WARNING)
+
+
 def _run_child(request: dict) -> None:
     """In the forked child: become `cbrun ARGS` in the request's cwd and environment."""
-    atexit._clear()  # the server's exit handlers are not this process's
+    _as_a_fresh_interpreter()
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     os.chdir(request["cwd"])
@@ -123,17 +145,13 @@ def _reap(children: dict) -> None:
         connection.close()
 
 
-def serve(address: str) -> None:
-    """Listen on `address` until stdin closes (the pytest worker that started it ended)."""
-    _warm_imports()
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    listener.bind(address)
-    listener.listen(16)
-    print("ready", flush=True)
+def serve(listener, worker_gone: int) -> None:
+    """Fork a child per request on `listener` until `worker_gone` reads its end of file
+    (the pytest worker that forked this server ended)."""
     children: dict = {}
     while True:
-        readable, _, _ = select.select([listener, sys.stdin], [], [], 0.05)
-        if sys.stdin in readable and not os.read(sys.stdin.fileno(), 1):
+        readable, _, _ = select.select([listener, worker_gone], [], [], 0.05)
+        if worker_gone in readable:
             return
         if listener in readable:
             connection, _ = listener.accept()
@@ -227,38 +245,31 @@ class ForkedProcess:
 
 
 class ForkServer:
-    """Starts the server on first use; one per pytest worker process."""
+    """The server of this pytest worker, forked from it now: call once the worker has
+    imported TensorFlow and before any test runs an op."""
 
-    def __init__(self, root):
-        self._root = root
-        self._process = None
-        self._address = None
+    def __init__(self):
+        _warm_imports()
+        self._address = os.path.join(tempfile.mkdtemp(prefix="cbrun-forkserver-"), "socket")
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        listener.bind(self._address)
+        listener.listen(16)
+        gone_read, self._worker_alive = os.pipe()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        self._pid = os.fork()
+        if self._pid == 0:  # the server: it never returns into pytest
+            os.close(self._worker_alive)
+            try:
+                serve(listener, gone_read)
+            finally:
+                os._exit(0)
+        os.close(gone_read)
+        listener.close()
 
     def start(self, args, cwd, env: dict) -> ForkedProcess:
-        if self._process is None or self._process.poll() is not None:
-            self._launch()
         return ForkedProcess(self._address, [str(a) for a in args], cwd, env)
 
-    def _launch(self) -> None:
-        folder = tempfile.mkdtemp(prefix="cbrun-forkserver-")
-        self._address = os.path.join(folder, "socket")
-        self._process = subprocess.Popen(
-            [sys.executable, "-m", "tests.forkserver", self._address],
-            cwd=self._root,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-        if self._process.stdout.readline().strip() != "ready":
-            raise RuntimeError("the test fork server did not start")
-
     def close(self) -> None:
-        if self._process is not None:
-            self._process.stdin.close()
-            self._process.wait(timeout=30)
-            self._process.stdout.close()
-
-
-if __name__ == "__main__":
-    serve(sys.argv[1])
+        os.close(self._worker_alive)
+        os.waitpid(self._pid, 0)
