@@ -5,8 +5,10 @@ The parent imports neither TensorFlow nor Keras. It starts one pool process,
 each a `Sweep.run` on the same folder and storage; Optuna's storage hands out the
 trials and `Sweep._claim` keeps the total exact. N workers thus pay for one
 `import tensorflow` (about 5 CPU-seconds here) and share its pages, where each used to
-import it again. Ctrl-C and SIGTERM go parent -> pool -> workers (each stops after its
-current epoch, resumable); the parent writes the end. The pool dies with the parent
+import it again: two workers training measured 993 MB of proportional set size, pool
+included, against 1,157 MB as two separate imports. Ctrl-C and SIGTERM go parent ->
+pool -> workers (each stops after its current epoch, resumable); the parent writes the
+end. The pool dies with the parent
 and each worker with the pool, so `kill -9` of the sweep leaves interrupted trials for
 `--resume`, never orphans that go on training.
 
