@@ -24,11 +24,12 @@ run: install
 
 # Four workers that steal tests from each other, on this 2-core machine: a test that waits
 # (a sleeping plugin, a process it started, a deadline) leaves its core to another worker.
-# Measured here on 2026-12-06, whole suite: -n 2 263-308 s, -n 3 268 s, -n 4 239-249 s,
+# Measured here on 2026-12-06, whole suite alone: -n 2 263-308 s, -n 3 268 s, -n 4 239-249 s,
 # -n 6 275 s. (worksteal beat --dist loadfile, whose slowest file set the end: 264 s
-# against 295 s with two workers.)
+# against 295 s with two workers.) .ci/run, with smoke's two lanes beside the suite, sets 2.
+TEST_WORKERS ?= 4
 test: install
-	$(BIN)/python -m pytest -n 4 --dist worksteal
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal
 
 # Every command a user can type, a few steps each, each checked for its artifact.
 smoke: install
