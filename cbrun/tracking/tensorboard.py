@@ -1,4 +1,5 @@
-"""A run's TensorBoard folder, written with `tf.summary` and the HParams plugin's API.
+"""A run's TensorBoard folder, written with `tf.summary` and the HParams plugin's API;
+a sweep's HParams experiment, written without TensorFlow.
 
 `RUN/tensorboard/` holds the HParams session (the flat config) and, at the end, the
 `best/…` and `final/…` values; `train/` and `validation/` hold one `epoch_<metric>` scalar
@@ -9,9 +10,14 @@ each metric has exactly one value per epoch, whatever was written before a kill.
 
 from __future__ import annotations
 
+import io
 import json
+import os
+import socket
+import time
 from pathlib import Path
 
+from cbrun.output.rundir import atomic_write_bytes
 from cbrun.tensorflow_loader import load_tensorflow
 
 EVENTS = "events.out.tfevents.*"
@@ -99,9 +105,14 @@ def result_values(history: list[dict], best: dict, evaluate: dict | None) -> dic
 def write_experiment(folder: Path, space: dict, monitor: str) -> None:
     """A sweep's HParams experiment at its folder's root: the space as HParam domains and
     the objective (each trial's best epoch) as the metric, so `tensorboard --logdir
-    SWEEP_DIR` shows the trials in the HParams table and parallel coordinates."""
-    tf = load_tensorflow()  # first: the HParams API imports TensorFlow, loudly otherwise
-    from tensorboard.plugins.hparams import api as hp
+    SWEEP_DIR` shows the trials in the HParams table and parallel coordinates.
+
+    Written without TensorFlow (TensorBoard's own protobufs and record format): the sweep's
+    parent process trains nothing, and loading TensorFlow for this one event cost it
+    about 5 s before its workers could start."""
+    from tensorboard.compat.proto import event_pb2
+    from tensorboard.plugins.hparams import summary_v2 as hp
+    from tensorboard.summary.writer.record_writer import RecordWriter
 
     hparams = []
     for key, dimension in space.items():
@@ -119,7 +130,17 @@ def write_experiment(folder: Path, space: dict, monitor: str) -> None:
     metrics = [hp.Metric(f"best/{monitor}", display_name=f"best {monitor}")]
     group, tag = _group_and_tag(monitor)
     metrics.append(hp.Metric(tag, group=group, display_name=monitor))
-    writer = tf.summary.create_file_writer(str(folder))
-    with writer.as_default():
-        hp.hparams_config(hparams=hparams, metrics=metrics)
-    writer.flush()
+    summary = hp.hparams_config_pb(hparams=hparams, metrics=metrics)
+    now = time.time()
+    events = [
+        event_pb2.Event(wall_time=now, file_version="brain.Event:2"),  # as every writer's first
+        event_pb2.Event(wall_time=now, step=0, summary=summary),
+    ]
+    # TensorBoard's own EventFileWriter opens files through `tf.io.gfile`, which loads
+    # TensorFlow: its record format into bytes instead, written atomically.
+    data = io.BytesIO()
+    records = RecordWriter(data)
+    for event in events:
+        records.write(event.SerializeToString())
+    name = f"events.out.tfevents.{int(now)}.{socket.gethostname()}.{os.getpid()}.cbrun"
+    atomic_write_bytes(Path(folder) / name, data.getvalue())

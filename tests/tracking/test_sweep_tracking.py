@@ -98,3 +98,29 @@ def test_track_on_a_resumed_sweep_is_refused(cli, tmp_path):
     result = cli("sweep", "--resume", tmp_path, "--track", "mlflow")
     assert result.exit_code == 2
     assert "--track starts with a sweep: a resumed sweep tracks as it began" in result.stderr
+
+
+def test_the_experiment_is_written_without_tensorflow(tmp_path):
+    """The sweep's parent trains nothing: its HParams experiment must not load TensorFlow
+    (about 5 s before the workers could start). A process of its own, for sys.modules."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    code = (
+        "import sys, pathlib\n"
+        "from cbrun.tracking.tensorboard import write_experiment\n"
+        "space = {'model.args.units': {'choice': [[8], [16]]},\n"
+        "         'compile.optimizer.args.learning_rate': {'log_uniform': [1.0e-4, 1.0e-2]}}\n"
+        "write_experiment(pathlib.Path(sys.argv[1]), space, 'val_accuracy')\n"
+        "assert 'tensorflow' not in sys.modules, 'TensorFlow was loaded'\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)], cwd=ROOT, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    experiment, _ = hparams_data(tmp_path)
+    assert [h.name for h in experiment.hparam_infos] == SPACE
+    metrics = [(m.name.group, m.name.tag) for m in experiment.metric_infos]
+    assert metrics == [("", "best/val_accuracy"), ("validation", "epoch_accuracy")]
