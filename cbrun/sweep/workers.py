@@ -27,6 +27,7 @@ import os
 import signal
 import subprocess
 import sys
+import traceback
 
 
 def cores() -> int:
@@ -139,6 +140,10 @@ def _fork_worker(args, resume: list[int]) -> int:
         if os.getppid() == pool:  # the pool did not die before the line above
             signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
             code = _work(args, resume)
+    except SystemExit as stop:
+        code = stop.code if isinstance(stop.code, int) else 1
+    except BaseException:  # as an uncaught exception ends a process: its traceback, exit 1
+        traceback.print_exc()
     finally:
         sys.stdout.flush()
         sys.stderr.flush()
@@ -176,8 +181,9 @@ def main(argv=None) -> int:
     signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
     codes = [os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) for pid in workers]
     failed = next((code for code in codes if code), 0)
-    if failed < 0:  # as the worker ended: by its signal
-        signal.signal(-failed, signal.SIG_DFL)
+    if failed < 0:  # as the worker ended: by its signal (SIGKILL's handler cannot be set)
+        with contextlib.suppress(OSError, ValueError):
+            signal.signal(-failed, signal.SIG_DFL)
         os.kill(os.getpid(), -failed)
     return failed
 
