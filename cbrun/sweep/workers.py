@@ -8,9 +8,8 @@ trials and `Sweep._claim` keeps the total exact. N workers thus pay for one
 import it again: two workers training measured 993 MB of proportional set size, pool
 included, against 1,157 MB as two separate imports. Ctrl-C and SIGTERM go parent ->
 pool -> workers (each stops after its current epoch, resumable); the parent writes the
-end. The pool dies with the parent
-and each worker with the pool, so `kill -9` of the sweep leaves interrupted trials for
-`--resume`, never orphans that go on training.
+end. The pool dies with the parent and each worker with the pool, so `kill -9` of the
+sweep leaves interrupted trials for `--resume`, never orphans that go on training.
 
 Why one worker per core, one TensorFlow thread each, by default (BENCHMARKS.md,
 "Sweep workers: dividing the cores", `python bench/sweep_threads.py`): on this 2-core
@@ -83,7 +82,7 @@ def run_workers(sweep, jobs: int, interrupted: list[int]) -> int:
         if pool.poll() is None:
             os.kill(pool.pid, signum)
 
-    saved = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
+    saved = {s: signal.signal(s, forward) for s in STOP_SIGNALS}
     try:
         sweep.write()  # meanwhile the pool imports TensorFlow
         failed = pool.wait()
