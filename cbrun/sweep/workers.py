@@ -1,15 +1,18 @@
 """`cbrun sweep --jobs N`: N worker processes on one study, the cores divided among them.
 
-The parent imports neither TensorFlow nor Keras. It starts one pool process,
-`python -m cbrun.sweep.workers`, which imports TensorFlow once and forks the N workers:
-each a `Sweep.run` on the same folder and storage; Optuna's storage hands out the
-trials and `Sweep._claim` keeps the total exact. N workers thus pay for one
-`import tensorflow` (about 5 CPU-seconds here) and share its pages, where each used to
-import it again: two workers training measured 993 MB of proportional set size, pool
-included, against 1,157 MB as two separate imports. Ctrl-C and SIGTERM go parent ->
-pool -> workers (each stops after its current epoch, resumable); the parent writes the
-end. The pool dies with the parent and each worker with the pool, so `kill -9` of the
-sweep leaves interrupted trials for `--resume`, never orphans that go on training.
+The parent imports neither TensorFlow nor Keras. It forks one pool process, which
+imports TensorFlow once and forks the N workers: each a `Sweep.run` on the same folder
+and storage; Optuna's storage hands out the trials and `Sweep._claim` keeps the total
+exact. N workers thus pay for one `import tensorflow` (about 5 CPU-seconds here) and
+share its pages, where each used to import it again: two workers training measured
+993 MB of proportional set size, pool included, against 1,157 MB as two separate
+imports. The pool is forked, not started as `python -m`: it starts with cbrun, click and
+Optuna already imported (0.5 s of a new interpreter's), and with TensorFlow too where
+the parent had it (a test's process forked from a warm one). Ctrl-C and SIGTERM go
+parent -> pool -> workers (each stops after its current epoch, resumable); the parent
+writes the end. The pool dies with the parent and each worker with the pool, so `kill
+-9` of the sweep leaves interrupted trials for `--resume`, never orphans that go on
+training.
 
 Why one worker per core, one TensorFlow thread each, by default (BENCHMARKS.md,
 "Sweep workers: dividing the cores", `python bench/sweep_threads.py`): on this 2-core
@@ -20,13 +23,14 @@ processes side by side take 1.38 s an epoch each: 1.5x the epochs per second.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
+import functools
 import os
 import signal
-import subprocess
 import sys
 import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
 
 
 def cores() -> int:
@@ -58,11 +62,18 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
-def _own_group_dying_with_parent() -> None:
-    """The pool's own process group (the parent alone forwards Ctrl-C, once), and death
-    with the parent."""
-    os.setsid()
-    _die_with_parent()
+@dataclass(frozen=True)
+class PoolOrder:
+    """What the pool's workers run: the sweep folder and study, the trial target, the
+    TensorFlow threads of each, and the interrupted trials to continue first."""
+
+    folder: str
+    storage: str
+    study: str
+    trials: int
+    threads: int
+    jobs: int
+    resume: tuple[int, ...] = ()
 
 
 def run_workers(sweep, jobs: int, interrupted: list[int]) -> int:
@@ -70,22 +81,28 @@ def run_workers(sweep, jobs: int, interrupted: list[int]) -> int:
     them first; the exit code (the first failing worker's)."""
     threads = threads_per_job(jobs)
     sweep.sink.line(f"{jobs} workers, {threads} TensorFlow thread(s) each", always=True)
-    argv = [
-        sys.executable, "-m", "cbrun.sweep.workers", str(sweep.folder),
-        "--storage", sweep.storage, "--study", sweep.name,
-        "--trials", str(sweep.target), "--threads", str(threads), "--jobs", str(jobs),
-        "--continue", ",".join(str(n) for n in interrupted),
-    ]  # fmt: skip
-    pool = subprocess.Popen(argv, preexec_fn=_own_group_dying_with_parent)
+    order = PoolOrder(
+        str(sweep.folder), sweep.storage, sweep.name, sweep.target, threads, jobs,
+        tuple(interrupted),
+    )  # fmt: skip
+    # Held back until `forward` is in place here; the pool holds them until its workers are.
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    reaped = False
 
     def forward(signum, frame):
-        if pool.poll() is None:
-            os.kill(pool.pid, signum)
+        if not reaped:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pool, signum)
 
-    saved = {s: signal.signal(s, forward) for s in STOP_SIGNALS}
+    try:
+        pool = _fork(functools.partial(_pool, order), own_group=True)
+        saved = {s: signal.signal(s, forward) for s in STOP_SIGNALS}
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
     try:
         sweep.write()  # meanwhile the pool imports TensorFlow
-        failed = pool.wait()
+        failed = os.waitstatus_to_exitcode(os.waitpid(pool, 0)[1])
+        reaped = True
     finally:
         for sig, handler in saved.items():
             signal.signal(sig, handler)
@@ -95,6 +112,36 @@ def run_workers(sweep, jobs: int, interrupted: list[int]) -> int:
     if not failed:
         sweep.say_end()
     return failed
+
+
+def _fork(run: Callable[[], int], own_group: bool = False) -> int:
+    """Fork a child that dies with this process and ends with `run()`'s code (never
+    returning here); its pid. `own_group`: a process group of its own, so a terminal's
+    Ctrl-C reaches this process alone, which passes it on once."""
+    parent = os.getpid()
+    sys.stdout.flush()  # so nothing buffered here is written twice
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid:
+        return pid
+    code = 1
+    try:
+        if own_group:
+            os.setsid()
+        _die_with_parent()
+        if os.getppid() == parent:  # the parent did not die before the line above
+            code = run()
+    except SystemExit as stop:
+        code = stop.code if isinstance(stop.code, int) else 1
+    except BaseException:  # as an uncaught exception ends a process: its traceback, exit 1
+        traceback.print_exc()
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        # Everything is written (atomically, fsynced) and committed: skip TensorFlow's
+        # interpreter teardown (0.5 s a process, measured), and never finalize what the
+        # parent opened before the fork (its storage's connections).
+        os._exit(code)
 
 
 def _load_once() -> None:
@@ -108,7 +155,7 @@ def _load_once() -> None:
     import cbrun.sweep.study  # noqa: F401
 
 
-def _work(args, resume: list[int]) -> int:
+def _work(order: PoolOrder, resume: tuple[int, ...]) -> int:
     """One worker: `Sweep.run` on the shared folder and storage; its exit code."""
     from cbrun.errors import CbrunError
     from cbrun.output.logsink import LogSink, make_console
@@ -116,9 +163,10 @@ def _work(args, resume: list[int]) -> int:
 
     try:
         sink = LogSink(make_console())
-        sweep = Sweep(args.folder, storage=args.storage, study=args.study, sink=sink)
-        sweep.target = args.trials
-        return sweep.run(continue_trials=resume, threads=args.threads, worker=True)
+        sweep = Sweep(order.folder, storage=order.storage, study=order.study, sink=sink)
+        sweep.target = order.trials
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+        return sweep.run(continue_trials=list(resume), threads=order.threads, worker=True)
     except CbrunError as error:
         for line in str(error).splitlines():
             print(f"Error: {line}", file=sys.stderr)
@@ -127,48 +175,15 @@ def _work(args, resume: list[int]) -> int:
         return 130
 
 
-def _fork_worker(args, resume: list[int]) -> int:
-    """Fork one worker; in the child, work and end (never return)."""
-    pool = os.getpid()
-    pid = os.fork()
-    if pid:
-        return pid
-    code = 1
-    try:
-        _die_with_parent()
-        if os.getppid() == pool:  # the pool did not die before the line above
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
-            code = _work(args, resume)
-    except SystemExit as stop:
-        code = stop.code if isinstance(stop.code, int) else 1
-    except BaseException:  # as an uncaught exception ends a process: its traceback, exit 1
-        traceback.print_exc()
-    finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        # Everything is written (atomically, fsynced) and committed: skip TensorFlow's
-        # interpreter teardown, measured at 0.5 s a process, which the sweep would wait for.
-        os._exit(code)
-
-
-def main(argv=None) -> int:
-    """The pool: `python -m cbrun.sweep.workers SWEEP_DIR --storage URL --study NAME
-    --jobs N ...` imports TensorFlow once, forks N workers, passes Ctrl-C and SIGTERM on to
-    them, and ends with the first failing worker's code (by its signal, if one killed it)."""
-    parser = argparse.ArgumentParser(prog="cbrun.sweep.workers")
-    parser.add_argument("folder")
-    parser.add_argument("--storage", required=True)
-    parser.add_argument("--study", required=True)
-    parser.add_argument("--trials", type=int, required=True)
-    parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--jobs", type=int, default=1)
-    parser.add_argument("--continue", dest="resume", default="")
-    args = parser.parse_args(argv)
-    resume = [int(n) for n in args.resume.split(",") if n]
-    # Held back while TensorFlow loads and the workers are forked, then passed on to them.
-    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+def _pool(order: PoolOrder) -> int:
+    """The pool: imports TensorFlow once, forks the workers, passes Ctrl-C and SIGTERM on
+    to them, and ends with the first failing worker's code (by its signal, if one killed
+    it). Stop signals arrive blocked (`run_workers`) and stay so until `forward` is set."""
     _load_once()
-    workers = [_fork_worker(args, resume[index :: args.jobs]) for index in range(args.jobs)]
+    workers = [
+        _fork(functools.partial(_work, order, order.resume[index :: order.jobs]))
+        for index in range(order.jobs)
+    ]
 
     def forward(signum, frame):
         for pid in workers:
@@ -185,10 +200,3 @@ def main(argv=None) -> int:
             signal.signal(-failed, signal.SIG_DFL)
         os.kill(os.getpid(), -failed)
     return failed
-
-
-if __name__ == "__main__":
-    code = main()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)

@@ -56,7 +56,7 @@ def test_jobs_share_the_cores_and_a_killed_parent_takes_its_workers_along(tmp_pa
         time.sleep(0.02)
     assert glob.glob(checkpoints), parent.communicate(timeout=5)
     (folder,) = (tmp_path / "runs").iterdir()
-    workers = _workers_of(folder)
+    workers = _pool_of(parent.pid)
     parent.send_signal(signal.SIGKILL)
     out, _ = parent.communicate(timeout=30)
     assert "2 workers, 1 TensorFlow thread(s) each" in out
@@ -75,19 +75,18 @@ def test_jobs_share_the_cores_and_a_killed_parent_takes_its_workers_along(tmp_pa
     assert all(s["status"] == "completed" and s["epochs_run"] == 2 for s in summaries)
 
 
-def _workers_of(folder: Path) -> list[int]:
-    """The pool and the worker processes of a running sweep (their command line names
-    its folder): one pool, and two workers forked from it."""
-    found = {}
+def _pool_of(parent: int) -> list[int]:
+    """The pool forked by a running sweep's parent, and the two workers forked from it."""
+    parents = {}
     for entry in Path("/proc").iterdir():
-        with contextlib.suppress(OSError):
-            argv = (entry / "cmdline").read_bytes().split(b"\0")
-            if b"cbrun.sweep.workers" in argv and str(folder).encode() in argv:
-                status = (entry / "status").read_text()
-                found[int(entry.name)] = int(status.split("\nPPid:\t")[1].split()[0])
-    (pool,) = [pid for pid, parent in found.items() if parent not in found]
-    workers = [pid for pid, parent in found.items() if parent == pool]
-    assert len(workers) == 2 and len(found) == 3, found
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError, IndexError):  # gone meanwhile
+            status = (entry / "status").read_text()
+            parents[int(entry.name)] = int(status.split("\nPPid:\t")[1].split()[0])
+    (pool,) = [pid for pid, of in parents.items() if of == parent]
+    workers = [pid for pid, of in parents.items() if of == pool]
+    assert len(workers) == 2, parents
     return [pool, *workers]
 
 
