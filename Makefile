@@ -22,12 +22,13 @@ $(STAMP): pyproject.toml
 run: install
 	$(BIN)/cbrun train configs/early_stop.yaml
 
-# Four workers that steal tests from each other, on this 2-core machine: a test that waits
-# (a sleeping plugin, a process it started, a deadline) leaves its core to another worker.
-# Measured here on 2026-12-06, whole suite alone: -n 2 263-308 s, -n 3 268 s, -n 4 239-249 s,
-# -n 6 275 s. (worksteal beat --dist loadfile, whose slowest file set the end: 264 s
-# against 295 s with two workers.) .ci/run, with smoke's two lanes beside the suite, sets 2.
-TEST_WORKERS ?= 4
+# Two workers (one per core here) that steal tests from each other. Four won while the
+# workers spent 40 CPU-s in garbage collection and two pool processes imported TensorFlow
+# per sweep test (-n 2 263-308 s, -n 4 239-249 s, the suite alone); since the suite freezes
+# what each test leaves (tests/conftest.py) and a sweep forks its pool, measured here on
+# 2026-12-06, one after the other: -n 2 170 s (295 CPU-s), -n 4 173 s (336 CPU-s).
+# worksteal beat --dist loadfile, whose slowest file set the end.
+TEST_WORKERS ?= 2
 test: install
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal
 
