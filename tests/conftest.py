@@ -96,6 +96,38 @@ def run_cbrun(*args, cwd=ROOT, env: dict | None = None, fresh: bool = False):
     return subprocess.CompletedProcess(process.args, process.returncode, out, err)
 
 
+_LOADED = "tensorflow loaded:"
+
+
+def in_a_fresh_interpreter(code: str, *args) -> subprocess.CompletedProcess:
+    """Python `code` in an interpreter of its own, from the checkout, `args` as
+    `sys.argv[1:]`: what its `sys.modules` holds is what the code loaded. Output as text."""
+    argv = [sys.executable, "-c", code, *map(str, args)]
+    return subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=300)
+
+
+def cbrun_loads_tensorflow(*args) -> tuple[subprocess.CompletedProcess, bool]:
+    """`cbrun ARGS` in an interpreter of its own (see `in_a_fresh_interpreter`); the
+    process, and whether the command loaded TensorFlow."""
+    code = (
+        "import sys\n"
+        "from cbrun.cli.main import main\n"
+        "sys.argv = ['cbrun', *sys.argv[1:]]\n"
+        "try:\n"
+        "    main()\n"
+        "    code = 0\n"
+        "except SystemExit as end:\n"
+        "    code = end.code\n"
+        f"print({_LOADED!r}, 'tensorflow' in sys.modules)\n"
+        "sys.exit(code)\n"
+    )
+    done = in_a_fresh_interpreter(code, *args)
+    last = done.stdout.rstrip("\n").rpartition("\n")[2]
+    assert last.startswith(_LOADED), done.stdout + done.stderr
+    done.stdout = done.stdout[: -len(last) - 1]
+    return done, last.endswith("True")
+
+
 def installed_package(site: Path, name: str, group: str, entries: dict, source: str) -> None:
     """A package `name` in folder `site`, as pip would leave it: its module, and a dist-info
     exposing `entries` (`{entry name: "module:attr"}`) under the entry-point `group`."""

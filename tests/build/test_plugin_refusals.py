@@ -3,14 +3,11 @@ plugin module that fails on import names its own file and line."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 
 from cbrun.config.loading import load_config
 from cbrun.errors import ConfigError
-from tests.conftest import ROOT
+from tests.conftest import cbrun_loads_tensorflow
 
 HEAD = "compile: {optimizer: adam, loss: mean_squared_error}\nfit: {epochs: 1}\n"
 
@@ -40,16 +37,8 @@ def test_a_refused_callback_plugin_is_a_config_line_and_allow_plugin_allows_it(w
 
 def test_validate_refuses_it_without_tensorflow(write_config):
     path = write_config("model: {name: 'subprocess:run'}\n" + HEAD)
-    code = (
-        "import sys\nfrom cbrun.cli.main import main\n"
-        "sys.argv = ['cbrun', 'validate', sys.argv[1]]\n"
-        "try:\n    main()\nexcept SystemExit as e:\n    code = e.code\n"
-        "print(code, 'tensorflow' in sys.modules)"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code, str(path)], capture_output=True, text=True, cwd=ROOT
-    )
-    assert out.stdout.split() == ["2", "False"], out.stderr
+    out, loaded = cbrun_loads_tensorflow("validate", path)
+    assert (out.returncode, loaded) == (2, False), out.stderr
     assert "the module subprocess is never allowed" in out.stderr
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from cbrun import api
-from tests.conftest import ROOT, run_cbrun
+from tests.conftest import ROOT, cbrun_loads_tensorflow, run_cbrun
 from tests.tracking.conftest import hparams_data, mlflow_client, recorded, scalars, steps
 
 TRACKED = """\
@@ -176,24 +176,9 @@ def test_track_writes_tensorboard_without_tensorflow(train, tiny_config, tmp_pat
     """`cbrun track` trains nothing: its TensorBoard events are TensorBoard's own protobufs,
     so it answers without TensorFlow's import (4.6 s of its 5 s when it used tf.summary).
     A process of its own, for sys.modules."""
-    import subprocess
-    import sys
-
     _, run_dir = train(tiny_config())
-    code = (
-        "import sys\n"
-        "from cbrun.cli.main import main\n"
-        "sys.argv = ['cbrun', 'track', sys.argv[1], '--track', 'tensorboard']\n"
-        "try:\n"
-        "    main()\n"
-        "except SystemExit as end:\n"
-        "    assert not end.code, end.code\n"
-        "assert 'tensorflow' not in sys.modules, 'TensorFlow was loaded'\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", code, str(run_dir)], cwd=ROOT, capture_output=True, text=True
-    )
-    assert done.returncode == 0, done.stderr
+    done, loaded = cbrun_loads_tensorflow("track", run_dir, "--track", "tensorboard")
+    assert (done.returncode, loaded) == (0, False), done.stderr
     board = run_dir / "tensorboard"
     assert [s for s, _ in scalars(board / "train")["epoch_loss"]] == [1, 2, 3]
     assert {"final/loss", "best/loss", "evaluate/loss"} <= set(scalars(board))

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import in_a_fresh_interpreter
 from tests.sweep.test_study import _config
 from tests.tracking.conftest import hparams_data, mlflow_client, recorded, scalars
 
@@ -103,11 +104,6 @@ def test_track_on_a_resumed_sweep_is_refused(cli, tmp_path):
 def test_the_experiment_is_written_without_tensorflow(tmp_path):
     """The sweep's parent trains nothing: its HParams experiment must not load TensorFlow
     (about 5 s before the workers could start). A process of its own, for sys.modules."""
-    import subprocess
-    import sys
-
-    from tests.conftest import ROOT
-
     code = (
         "import sys, pathlib\n"
         "from cbrun.tracking.tensorboard import write_experiment\n"
@@ -116,9 +112,7 @@ def test_the_experiment_is_written_without_tensorflow(tmp_path):
         "write_experiment(pathlib.Path(sys.argv[1]), space, 'val_accuracy')\n"
         "assert 'tensorflow' not in sys.modules, 'TensorFlow was loaded'\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code, str(tmp_path)], cwd=ROOT, capture_output=True, text=True
-    )
+    done = in_a_fresh_interpreter(code, tmp_path)
     assert done.returncode == 0, done.stderr
     experiment, _ = hparams_data(tmp_path)
     assert [h.name for h in experiment.hparam_infos] == SPACE
