@@ -87,7 +87,7 @@ def run_workers(sweep, jobs: int, interrupted: list[int]) -> int:
     )  # fmt: skip
     # Held back until `forward` is in place here; the pool holds them until its workers are.
     blocked = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
-    reaped = False
+    reaped, saved = False, {}
 
     def forward(signum, frame):
         if not reaped:
