@@ -71,9 +71,10 @@ class Run:
         return load_model(self.run_dir / MODEL)
 
 
-def load_config(config: str | Path | dict, overrides=(), *, allow_plugins=()):
+def load_config(config: str | Path | dict, overrides=(), *, allow_plugins=(), resuming=False):
     """A validated `RunSpec` from a YAML file or a dict, with `--set`-style overrides
-    (plugins checked against `plugins:` and `allow_plugins`).
+    (plugins checked against `plugins:` and `allow_plugins`); `resuming`: the config of a
+    run resumed from its own checkpoint (its `model.init_from` is not read again).
 
     Raises:
         ConfigError: every problem, one line each.
@@ -84,8 +85,8 @@ def load_config(config: str | Path | dict, overrides=(), *, allow_plugins=()):
 
     if isinstance(config, dict):
         doc = load_data(copy.deepcopy(config), _overrides(overrides))
-        return validate(doc, default_name="run", allow_plugins=allow_plugins)
-    return load_file(_path(config, "config"), _overrides(overrides), allow_plugins)
+        return validate(doc, default_name="run", allow_plugins=allow_plugins, resuming=resuming)
+    return load_file(_path(config, "config"), _overrides(overrides), allow_plugins, resuming)
 
 
 def _sink(quiet: bool, console=None):
@@ -140,7 +141,8 @@ def train(
 
         RunDir.open(_path(resume, "resume"), finished=False)  # missing or foreign: UsageError
         config = config or Path(resume) / CONFIG
-    spec = with_tracking(load_config(config, overrides, allow_plugins=allow_plugins), track)
+    loaded = load_config(config, overrides, allow_plugins=allow_plugins, resuming=bool(resume))
+    spec = with_tracking(loaded, track)
     _refuse_unsupervised_workers(spec)
     where = Path(config).resolve().parent if not isinstance(config, dict) else Path.cwd()
     return _train_spec(

@@ -18,6 +18,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "cbrun"
 # Layers on one line are siblings: neither may import the other.
 LAYERS = [
     ["errors"],
+    ["filesystem"],
     ["tensorflow_loader"],
     ["catalog", "migrate"],
     ["config"],

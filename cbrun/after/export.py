@@ -22,6 +22,7 @@ import numpy as np
 
 from cbrun.catalog.extras import missing_extra
 from cbrun.errors import CbrunError, UsageError
+from cbrun.filesystem import probe_folder
 from cbrun.output.rundir import MODEL, RunDir, atomic_write_json
 
 # Outputs are float32 probabilities. Converters reorder float32 sums (fused kernels,
@@ -62,8 +63,9 @@ def check_export(run_dir: Path, formats, output: Path | None) -> tuple[RunDir, P
         if extra and (line := missing_extra(extra)):
             raise UsageError(f"--format {name} {line}")
     folder = Path(output) if output else run.file("export")
-    if folder.exists():
+    if folder.exists() or folder.is_symlink():
         raise UsageError(f"{folder} exists: give another -o PATH, or remove it")
+    probe_folder(folder, "--output" if output else "RUN_DIR")
     return run, folder
 
 

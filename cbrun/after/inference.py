@@ -18,6 +18,7 @@ from cbrun.config.loading import load_config
 from cbrun.config.spec import RunSpec
 from cbrun.data.datasets import load_configured
 from cbrun.errors import UsageError
+from cbrun.filesystem import probe_file
 from cbrun.output.logsink import LogSink
 from cbrun.output.rundir import CONFIG, EVALUATE, MODEL, RunDir
 from cbrun.run.evaluation import evaluate_on_test
@@ -86,6 +87,7 @@ def evaluate(
 
     check_plugins(spec, allow_plugins)
     if run is not None:
+        probe_file(run.file(EVALUATE), "RUN_DIR")
         run.lock()  # evaluate.json is written: not while another process writes the run
     try:
         dataset = load_configured(spec.data, sink.line, seed=spec.seed)

@@ -128,7 +128,8 @@ def runs_figure(folders: list[Path]):
 
 
 def plot_runs(folders: list[Path], output: Path) -> Path:
-    """`runs_figure` written as a PNG at `output`."""
+    """`runs_figure` written as a PNG at `output` (probed first)."""
+    _probe(output)
     return _save_png(runs_figure(folders), output)
 
 
@@ -194,8 +195,15 @@ def sweep_figure(folder: Path):
 
 
 def plot_sweep(folder: Path, output: Path) -> Path:
-    """`sweep_figure` written as a PNG at `output`."""
+    """`sweep_figure` written as a PNG at `output` (probed first)."""
+    _probe(output)
     return _save_png(sweep_figure(folder), output)
+
+
+def _probe(output: Path) -> None:
+    from cbrun.filesystem import probe_file
+
+    probe_file(output, "--output")
 
 
 def _save_png(figure, output: Path) -> Path:

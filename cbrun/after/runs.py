@@ -31,11 +31,17 @@ def read_history(folder: Path) -> list[dict]:
     if not path.is_file():
         return []
     rows = []
-    with open(path, newline="") as f:
-        for row in csv.DictReader(f):
-            rows.append(
-                {k: (int(v) if k == "epoch" else float(v)) for k, v in row.items() if v != ""}
-            )
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            for row in csv.DictReader(f):
+                rows.append(
+                    {k: (int(v) if k == "epoch" else float(v)) for k, v in row.items() if v != ""}
+                )
+    except (OSError, UnicodeDecodeError, ValueError, TypeError, csv.Error) as error:
+        line = f" row {len(rows) + 1}" if rows or isinstance(error, (ValueError, TypeError)) else ""
+        raise RunDirError(f"{path}:{line} not a history cbrun wrote ({error})") from None
+    if any("epoch" not in row for row in rows):
+        raise RunDirError(f"{path}: not a history cbrun wrote (no epoch column)")
     if rows and rows[0].get("epoch") == 0:
         rows = [{**row, "epoch": row["epoch"] + 1} for row in rows]
     return rows
@@ -47,6 +53,7 @@ def run_row(folder: Path) -> dict | None:
         return None
     try:
         summary = RunDir(folder).summary()
+        history = read_history(folder)
     except RunDirError:
         return {"path": str(folder), "name": folder.name, "status": "unreadable"}
     status = summary.status.value
@@ -59,7 +66,7 @@ def run_row(folder: Path) -> dict | None:
         "status": status,
         "epochs": summary.epochs_run,
         "final": summary.train or {},
-        "best": {k: value for k, (_, value) in best_epochs(read_history(folder)).items()},
+        "best": {k: value for k, (_, value) in best_epochs(history).items()},
         "evaluate": summary.evaluate or {},
         "seconds": summary.seconds.total,
     }
@@ -83,12 +90,41 @@ def list_runs(runs_dir: Path) -> list[dict]:
 
 def sweep_rows(folder: Path) -> list[dict]:
     """A sweep's trials, best first (by its objective's direction), unfinished ones last."""
-    import json
-
-    state = json.loads((Path(folder) / "sweep.json").read_text(encoding="utf-8"))
+    state = _sweep_state(Path(folder) / "sweep.json")
     sign = -1 if state["objective"]["mode"] == "max" else 1
     rows = []
     for trial in state["trials"]:
-        row = run_row(Path(trial["run_dir"])) if trial.get("run_dir") else None
+        run_dir = trial.get("run_dir")
+        row = run_row(Path(run_dir)) if isinstance(run_dir, str) and run_dir else None
         rows.append({**trial, "seconds": (row or {}).get("seconds")})
     return sorted(rows, key=lambda r: (r["objective"] is None, sign * (r["objective"] or 0)))
+
+
+def _sweep_state(path: Path) -> dict:
+    """`sweep.json`, checked to hold what a sweep writes; a `RunDirError` naming the file."""
+    import json
+
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        raise RunDirError(f"{path}: not readable as a sweep's state ({error})") from None
+    trials = state.get("trials") if isinstance(state, dict) else None
+    objective = state.get("objective") if isinstance(state, dict) else None
+    sound = (
+        isinstance(objective, dict)
+        and objective.get("mode") in ("min", "max")
+        and isinstance(trials, list)
+        and all(_trial_row(t) for t in trials)
+    )
+    if not sound:
+        raise RunDirError(f"{path}: not a cbrun sweep's state (objective, trials)")
+    return state
+
+
+def _trial_row(trial) -> bool:
+    """A trial as `sweep.json` records it: number, status, params, objective."""
+    if not isinstance(trial, dict) or not {"number", "status", "params", "objective"} <= set(trial):
+        return False
+    objective = trial["objective"]
+    number = isinstance(objective, (int, float)) and not isinstance(objective, bool)
+    return (objective is None or number) and isinstance(trial["params"], (dict, type(None)))

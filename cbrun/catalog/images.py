@@ -15,6 +15,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from cbrun.filesystem import describe_os_error
+
 # The formats TensorFlow's decode_image reads, by suffix, with the bytes each starts with.
 SIGNATURES = {
     ".png": (b"\x89PNG\r\n\x1a\n",),
@@ -56,7 +58,10 @@ def scan(path: Path) -> ImageFolder:
         raise FolderProblem(f"no such folder ({error.strerror})") from None
     if not Path(path).is_dir():
         raise FolderProblem("not a folder; image_folder reads a folder of class folders")
-    return _scan(str(path), stat.st_mtime_ns)
+    try:
+        return _scan(str(path), stat.st_mtime_ns)
+    except OSError as error:  # a link loop, a folder that cannot be listed
+        raise FolderProblem(describe_os_error(error)) from None
 
 
 @functools.lru_cache(maxsize=8)
@@ -128,7 +133,12 @@ def folder_problems(path: Path) -> list[str]:
         return [str(error)]
     lines = [f"{file} {why}" for file, why in folder.unreadable[:LISTED]]
     if len(folder.unreadable) > LISTED:
-        lines.append(f"and {len(folder.unreadable) - LISTED} more files that are not images")
+        more = len(folder.unreadable) - LISTED
+        lines.append(
+            f"and {more} more file that is not an image"
+            if more == 1
+            else f"and {more} more files that are not images"
+        )
     return lines
 
 

@@ -1,8 +1,8 @@
 """The `cbrun` command line: thin commands over the click-free core.
 
-One place (`CbrunGroup.invoke`) turns a `CbrunError` into `Error: ...` lines on
-stderr and its exit code (and Ctrl-C into exit 130); anything else is a bug and
-keeps its traceback.
+One place (`CbrunGroup.invoke`, through `cli/boundary.py`) turns every failure into
+`Error: ...` lines on stderr and an exit code: a `CbrunError` its own, an `OSError`
+1 with the path and reason, Ctrl-C 130, a bug 1 with the file holding its traceback.
 This module must not import TensorFlow: `--help`, `validate` and
 `list-callbacks` answer before it would have loaded.
 """
@@ -17,7 +17,7 @@ import click
 
 from cbrun import __version__
 from cbrun.catalog.limits import MAX_PREDICT, MAX_STEPS
-from cbrun.cli import results
+from cbrun.cli import boundary, modes, results
 from cbrun.cli import sweep as sweep_commands
 from cbrun.cli.options import (
     allow_plugin_option,
@@ -27,7 +27,6 @@ from cbrun.cli.options import (
     track_option,
     verbose_option,
 )
-from cbrun.errors import CbrunError
 from cbrun.tensorflow_loader import set_verbose
 
 
@@ -35,15 +34,15 @@ class CbrunGroup(click.Group):
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
-        except CbrunError as error:
-            for line in str(error).splitlines():
-                click.echo(f"Error: {line}", err=True)
-            ctx.exit(error.exit_code)
         except KeyboardInterrupt:
             # Ctrl-C outside a training loop (which handles its own): the shell's code,
             # not click's "Aborted!" with exit 1.
             click.echo("Error: interrupted", err=True)
             ctx.exit(130)
+        except Exception as error:  # noqa: BLE001 - the one boundary (cli/boundary.py)
+            if boundary.is_click_own(error):
+                raise
+            ctx.exit(boundary.handle(error))
 
 
 @click.group(cls=CbrunGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -103,12 +102,11 @@ def train(
     """
     from cbrun import api
 
+    modes.refuse_conflicts()
     if quiet and verbose:
         raise click.UsageError("--quiet and --verbose exclude each other")
     if runs_dir and run_dir:
         raise click.UsageError("give --runs-dir or --run-dir, not both")
-    if resume and (runs_dir or run_dir or name):
-        raise click.UsageError("--resume continues a run in its own folder, under its own name")
     if config is None and resume is None:
         raise click.UsageError("give a CONFIG, or --resume RUN_DIR")
     from cbrun.run.multi_worker import supervise_this_command
@@ -367,6 +365,7 @@ def init(path, model, dataset, callbacks, example):
     config (early_stop, sweep_mlp ...). Never overwrites."""
     from cbrun.config.starter import write_starter
 
+    modes.refuse_conflicts()
     names = [name.strip() for name in callbacks.split(",") if name.strip()]
     written = write_starter(path, model=model, dataset=dataset, callbacks=names, example=example)
     click.echo(f"wrote {', '.join(map(str, written))}; next: cbrun train {path}")

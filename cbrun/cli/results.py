@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from cbrun.cli import modes
 from cbrun.cli.options import make_console, track_option, verbose_option
 
 
@@ -27,6 +28,7 @@ def runs(runs_dir, as_json, wide, folder):
     from cbrun.after.runs import list_runs
     from cbrun.cli.sweep import is_sweep, show_trials
 
+    modes.refuse_conflicts()
     if is_sweep(folder):
         return show_trials(folder, as_json, wide)
     rows = list_runs(folder or runs_dir)
@@ -66,14 +68,19 @@ def plot(run_dirs, output):
 @click.command()
 @click.argument("run_dir", type=click.Path(path_type=Path))
 @track_option
+@click.option(
+    "--uri",
+    metavar="URI",
+    help="Send the run to this MLflow store (instead of the one it recorded); MLflow is on.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print what was sent as JSON.")
-def track(run_dir, track, as_json):
+def track(run_dir, track, uri, as_json):
     """Send RUN_DIR to TensorBoard and MLflow, as its tracking: section (and --track) say:
     what a failed tracker missed, or a run trained before tracking was set. Sending twice
     writes no epoch twice."""
     from cbrun.after.tracked import track_run
 
-    sent = track_run(run_dir, track, say=lambda line: click.echo(line, err=True))
+    sent = track_run(run_dir, track, say=lambda line: click.echo(line, err=True), uri=uri)
     if as_json:
         click.echo(json.dumps(sent, indent=2))
         return

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from cbrun.catalog.limits import MAX_JOBS, MAX_TRIALS
+from cbrun.cli import modes
 from cbrun.cli.options import make_console, make_sink, set_option, track_option, verbose_option
 
 
@@ -48,10 +49,9 @@ def sweep(config, overrides, trials, jobs, storage, study, runs_dir, resume, tra
     from cbrun.sweep import study as sweeps
     from cbrun.sweep.workers import default_jobs, run_workers
 
-    if (config is None) == (resume is None):
+    modes.refuse_conflicts()
+    if config is None and resume is None:
         raise click.UsageError("give a CONFIG, or --resume SWEEP_DIR")
-    if resume is not None and track:
-        raise click.UsageError("--track starts with a sweep: a resumed sweep tracks as it began")
     if resume is not None:
         found = sweeps.reopen(resume, trials=trials, sink=make_sink())
         interrupted, left = found.interrupted(), found.target - found.finished()

@@ -370,17 +370,22 @@ def _plugins(spec, allow_plugins) -> list[Found]:
     ]
 
 
-def named_problems(spec, broken: frozenset = frozenset(), allow_plugins=()) -> list[Found]:
+def named_problems(
+    spec, broken: frozenset = frozenset(), allow_plugins=(), resuming: bool = False
+) -> list[Found]:
     """Problems of everything the config names, and of its cross-field rules, in one pass.
 
     `broken` holds the top-level sections that failed the schema (the spec has none of
     them): a check or rule that reads one is skipped, every other one runs. A cross-field
     rule also skips what a problem found here already names (a callback unknown, a
-    loss misspelled), so one mistake is said once."""
+    loss misspelled), so one mistake is said once. A run `resuming` from its own
+    checkpoint never reads `model.init_from` again: it is not checked."""
     from cbrun.config.rules import cross_field_problems
 
     found = []
     for check, needs in _CHECKS:
+        if resuming and check is init_from_problems:
+            continue
         if not needs & broken:
             found += check(spec)
     found += _plugins(spec, allow_plugins)

@@ -51,7 +51,11 @@ def resolve(path: Path, load, seen: tuple = ()) -> tuple[Document, list[dict]]:
     if not isinstance(reference, str):
         got = describe_value(reference)
         raise ConfigError([Problem(where, "extends", f"expected a file name, got {got}")])
-    base = (path.parent / reference).resolve()
+    try:
+        base = (path.parent / reference).resolve()
+    except (RuntimeError, OSError):  # Python 3.11-3.12 raise RuntimeError on a link loop
+        message = f"{path.parent / reference}: a loop of symbolic links"
+        raise ConfigError([Problem(where, "extends", message)]) from None
     if base in seen or base == path.resolve():
         files = " -> ".join(str(p) for p in (*seen, path.resolve(), base))
         raise ConfigError([Problem(where, "extends", f"a cycle: {files}")])

@@ -32,7 +32,8 @@ def sorted_capped(problems: list[Problem]) -> list[Problem]:
 
     unique = list(dict.fromkeys(problems))
     unique.sort(key=order)
-    if len(unique) > MAX_PROBLEMS:
+    # One line more than the cap is shown rather than hidden behind a count of one.
+    if len(unique) > MAX_PROBLEMS + 1:
         hidden = len(unique) - MAX_PROBLEMS
         unique = unique[:MAX_PROBLEMS] + [
             Problem(unique[0].where.split(":")[0], "", f"... and {hidden} more problems")
@@ -82,7 +83,9 @@ def _sound_sections(data: dict, error: ValidationError) -> tuple[RunSpec | None,
     return RunSpec.model_construct(**values), broken
 
 
-def validate(doc: Document, *, default_name: str = "run", allow_plugins=()) -> RunSpec:
+def validate(
+    doc: Document, *, default_name: str = "run", allow_plugins=(), resuming: bool = False
+) -> RunSpec:
     """Validate a loaded document into a `RunSpec`; raise `ConfigError` listing every problem.
 
     One pass: the sections' schema, everything the config names and the rules between
@@ -101,7 +104,7 @@ def validate(doc: Document, *, default_name: str = "run", allow_plugins=()) -> R
     if spec is not None:
         problems += [
             Problem(doc.where(path, key=key), format_path(path), message)
-            for path, message, key in named_problems(spec, broken, allow_plugins)
+            for path, message, key in named_problems(spec, broken, allow_plugins, resuming)
         ]
     if problems:
         raise ConfigError(sorted_capped(problems))
@@ -113,20 +116,26 @@ def validate(doc: Document, *, default_name: str = "run", allow_plugins=()) -> R
     return _with_phases(spec, callback_registry())
 
 
-def load_config(path: str | Path, overrides: list[str] = (), allow_plugins=()) -> RunSpec:
+def load_config(
+    path: str | Path, overrides: list[str] = (), allow_plugins=(), resuming: bool = False
+) -> RunSpec:
     """Load, override and validate a config file.
 
     Args:
         path: the YAML file.
         overrides: `KEY=VALUE` strings, as given to `--set`.
         allow_plugins: plugin modules allowed besides the config's `plugins:`.
+        resuming: the config of a run resumed from its own checkpoint (`model.init_from`
+            is not read again).
 
     Raises:
         ConfigError: every problem found, one per line.
     """
     doc = load_document(path, overrides)
     stem = re.sub(r"[^A-Za-z0-9._-]", "-", Path(path).stem).strip("-._") or "run"
-    spec = validate(doc, default_name=stem.replace("_", "-"), allow_plugins=allow_plugins)
+    spec = validate(
+        doc, default_name=stem.replace("_", "-"), allow_plugins=allow_plugins, resuming=resuming
+    )
     spec._chain = doc.chain
     spec._origins = {key: where for key, _, where in origins(doc)}
     return spec

@@ -35,6 +35,15 @@ _ONE_HOT = {
     "CategoricalHinge",
 }
 
+# Losses that regress the label as a number: a class weight has no class to weigh there.
+_REGRESSION = {
+    "mean_squared_error", "mse", "MeanSquaredError", "mean_absolute_error", "mae",
+    "MeanAbsoluteError", "mean_absolute_percentage_error", "mape",
+    "MeanAbsolutePercentageError", "mean_squared_logarithmic_error", "msle",
+    "MeanSquaredLogarithmicError", "huber", "Huber", "log_cosh", "LogCosh", "poisson",
+    "Poisson", "cosine_similarity", "CosineSimilarity",
+}  # fmt: skip
+
 
 def _snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z][a-z])|(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
@@ -214,6 +223,14 @@ def _class_weight(spec) -> list:
             return [
                 (where, "needs class labels; the targets here are floats (a regression)", False)
             ]
+    loss = spec.compile.loss if isinstance(spec.compile.loss, str) else spec.compile.loss.name
+    if loss in _REGRESSION:
+        message = (
+            f"weighs classes, but compile.loss {loss} regresses the label as a number: use a "
+            "classification loss (sparse_categorical_crossentropy, with model mlp or cnn), "
+            "or leave class_weight out"
+        )
+        return [(where, message, False)]
     classes = _classes(spec)
     if isinstance(weights, dict) and classes is not None:
         beyond = sorted(k for k in weights if k >= classes)

@@ -10,6 +10,7 @@ problem at `model.name` (or `data.flatten`, `data.path`), before TensorFlow load
 from __future__ import annotations
 
 import math
+import zipfile
 from pathlib import Path
 
 import yaml
@@ -172,6 +173,9 @@ def init_from_problems(spec) -> list:
     where, folder = ("model", "init_from"), Path(source)
     if not (folder / "model.keras").is_file() or not (folder / "config.yaml").is_file():
         message = f"{source}: not a finished run folder (no model.keras and config.yaml)"
+        return [(where, message, False)]
+    if not zipfile.is_zipfile(folder / "model.keras"):  # Keras would say "File not found"
+        message = f"{folder / 'model.keras'}: not a readable .keras file (truncated or damaged)"
         return [(where, message, False)]
     try:  # a run's config.yaml is resolved: read as data, no second validation needed
         theirs = yaml.safe_load((folder / "config.yaml").read_text(encoding="utf-8"))

@@ -41,9 +41,12 @@ class _Section(BaseModel):
 
 
 def _auto_or_positive(value):
-    if value == "auto" or (isinstance(value, int) and not isinstance(value, bool) and value > 0):
+    whole = isinstance(value, int) and not isinstance(value, bool)
+    if value == "auto" or (whole and 0 < value <= MAX_STEPS):
         return value
-    raise ValueError(f"must be auto or an integer > 0; got {describe_value(value)}")
+    raise ValueError(
+        f"must be auto or an integer from 1 to {MAX_STEPS}; got {describe_value(value)}"
+    )
 
 
 class LimitSpec(_Section):
@@ -221,6 +224,16 @@ class PrunerSpec(_Section):
     startup_trials: int | None = Field(None, ge=0, le=MAX_TRIALS)
     lower: float | None = None
     upper: float | None = None
+
+    @model_validator(mode="after")
+    def _threshold_bounds(self):
+        if self.type != "threshold":
+            return self
+        if self.lower is None and self.upper is None:
+            raise ValueError("a threshold pruner needs lower, upper or both")
+        if None not in (self.lower, self.upper) and not self.lower < self.upper:
+            raise ValueError(f"lower must be below upper; got {self.lower} and {self.upper}")
+        return self
 
 
 class Dimension(_Section):

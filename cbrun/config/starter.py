@@ -11,6 +11,7 @@ from importlib import resources
 from pathlib import Path
 
 from cbrun.errors import UsageError
+from cbrun.filesystem import probe_file
 
 MODELS = ("linear", "mlp", "cnn")
 DATASETS = ("mnist", "fashion_mnist", "arrays")
@@ -111,10 +112,11 @@ def write_starter(
     """Write the config (and the schema beside it, and for `arrays` a small `.npz` cut
     from the bundled sample so it trains as written); the files written."""
     path = Path(path)
-    if path.exists():
+    if path.exists() or path.is_symlink():
         raise UsageError(f"{path} exists: cbrun init never overwrites; give another PATH")
     if not path.parent.is_dir():
         raise UsageError(f"{path.parent}: no such folder")
+    probe_file(path, "PATH")
     if example is not None:
         if example not in example_names():
             raise UsageError(f"--example {example}: one of {', '.join(example_names())}")
@@ -122,11 +124,23 @@ def write_starter(
         return _write(path, text, [])
     if model not in MODELS or dataset not in DATASETS:
         raise UsageError(f"--model is one of {MODELS}, --dataset one of {DATASETS}")
-    data_file = f"{path.stem}_arrays.npz" if dataset == "arrays" else None
+    arrays = path.parent / f"{path.stem}_arrays.npz"
+    # data.path is read from the folder cbrun runs in (README): written as the path from
+    # here, where the printed `cbrun train PATH` runs, not from the config's folder.
+    data_file = _from_here(arrays) if dataset == "arrays" else None
     stem = "".join(c if c.isalnum() or c in "._-" else "-" for c in path.stem).strip("-._")
     text = starter_text(stem or "run", model, dataset, list(callbacks), data_file)
-    extra = [_sample_arrays(path.parent / data_file)] if data_file else []  # checked first
+    extra = [_sample_arrays(arrays)] if data_file else []  # checked first
     return _write(path, text, extra)
+
+
+def _from_here(path: Path) -> str:
+    """`path` relative to the working folder when it lies inside it, else absolute."""
+    absolute = path.resolve()
+    try:
+        return absolute.relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return absolute.as_posix()
 
 
 def _write(path: Path, text: str, extra: list[Path]) -> list[Path]:

@@ -38,14 +38,41 @@ def flat_config(
     return flat
 
 
+# The stores MLflow opens, by URI scheme (a `+driver` suffix allowed for databases);
+# a URI with no scheme is a local folder.
+MLFLOW_SCHEMES = (
+    "http", "https", "file", "sqlite", "postgresql", "mysql", "mssql", "databricks",
+    "databricks-uc", "uc",
+)  # fmt: skip
+
+
+def mlflow_uri_problem(uri: str) -> str | None:
+    """Why no MLflow store can open `uri` (its scheme), or None."""
+    from urllib.parse import urlsplit
+
+    from cbrun.catalog.registry import did_you_mean
+
+    scheme = urlsplit(uri).scheme.lower().split("+")[0] if "://" in uri or ":" in uri else ""
+    if len(scheme) <= 1 or scheme in MLFLOW_SCHEMES:  # none, or a Windows drive letter
+        return None
+    hint = did_you_mean(scheme, MLFLOW_SCHEMES)
+    return (
+        f"{uri}: no MLflow store takes the scheme '{scheme}'{hint}; give http(s)://HOST, "
+        "sqlite:///FILE, postgresql://..., mysql://..., file:///FOLDER or a folder"
+    )
+
+
 def tracking_problems(spec) -> list:
-    """An extra that is not installed, and a TensorBoard callback writing where
-    `tracking.tensorboard` writes."""
+    """An extra that is not installed, an MLflow URI no store takes, and a TensorBoard
+    callback writing where `tracking.tensorboard` writes."""
     tracking, found = spec.tracking, []
     if tracking.tensorboard and (line := missing_extra("tensorboard")):
         found.append((("tracking", "tensorboard"), f"tracking.tensorboard {line}", False))
     if tracking.mlflow is not None and (line := missing_extra("mlflow")):
         found.append((("tracking", "mlflow"), f"tracking.mlflow {line}", False))
+    if tracking.mlflow is not None and tracking.mlflow.uri is not None:
+        if problem := mlflow_uri_problem(tracking.mlflow.uri):
+            found.append((("tracking", "mlflow", "uri"), problem, False))
     if not tracking.tensorboard:
         return found
     for index, callback in enumerate(spec.callbacks):

@@ -55,11 +55,13 @@ def check_arrays(path: Path, arrays: dict, num_classes: int | None) -> int | Non
     if regression:
         return None
     largest = max(int(arrays[f"y_{s}"].max()) for s in splits)
-    smallest = min(int(arrays[f"y_{s}"].min()) for s in splits)
     classes = num_classes or largest + 1
-    if smallest < 0 or largest >= classes:
-        span = f"0-{classes - 1}"
-        raise DataError(
-            f"{path}: labels run from {smallest} to {largest}; {classes} classes need {span}"
-        )
+    for split in splits:
+        labels = arrays[f"y_{split}"]
+        low, high = int(labels.min()), int(labels.max())
+        if low < 0 or high >= classes:
+            given = f"num_classes {classes}" if num_classes else f"{classes} classes"
+            raise DataError(
+                f"{path}: y_{split}: labels run from {low} to {high}; {given} need 0-{classes - 1}"
+            )
     return classes

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cbrun.data.mapping import release_pages
+from cbrun.errors import DataError
 from cbrun.tensorflow_loader import load_keras, load_tensorflow
 
 # Rows copied into TensorFlow at a time: the copy's extra memory is one slice.
@@ -226,13 +227,25 @@ def _options():
     return options
 
 
-def class_weights(given, labels: np.ndarray, num_classes: int | None) -> dict[int, float] | None:
+def class_weights(
+    given, labels: np.ndarray, num_classes: int | None, origins: dict | None = None
+) -> dict[int, float] | None:
     """`fit.class_weight` as Keras takes it: every class with a weight (1 where the config
     names none); `balanced` is total / (classes x count), from the training labels (a class
-    with no label weighs 1)."""
+    with no label weighs 1). A class named that no training label holds is refused, at
+    the `file:line:col` `origins` (`RunSpec._origins`) gives for it."""
     if given is None or num_classes is None:
         return None
     counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=num_classes)
+    named = given if isinstance(given, dict) else {}
+    absent = sorted(c for c in named if c >= len(counts) or not counts[c])
+    if absent:
+        held = ", ".join(str(c) for c in np.flatnonzero(counts))
+        where = (origins or {}).get(f"fit.class_weight[{absent[0]}]")
+        raise DataError(
+            f"{where + ': ' if where else ''}fit.class_weight: class {absent[0]} has no "
+            f"training label (y_train holds classes {held}): weigh only classes the labels hold"
+        )
     if given == "balanced":
         total = float(counts.sum())
         return {c: (total / (num_classes * int(n)) if n else 1.0) for c, n in enumerate(counts)}

@@ -21,6 +21,7 @@ import hashlib
 import json
 import os
 import tempfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -112,8 +113,12 @@ def load_image_folder(data, seed: int, announce) -> tuple[dict, ImageFolder, Pat
     cache = cache_folder(data) / f"images-{fingerprint(folder, data, seed)[:20]}.npz"
     if cache.is_file():
         try:
-            return load_npz(cache), folder, cache, False
-        except (OSError, ValueError) as error:
+            arrays = load_npz(cache)
+            missing = sorted({"x_train", "y_train", "x_test", "y_test"} - set(arrays))
+            if missing:
+                raise ValueError(f"it lacks {', '.join(missing)}")
+            return arrays, folder, cache, False
+        except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
             announce(f"data: the image cache {cache} cannot be read ({error}); decoding again")
     train, test = split_files(folder, data.test_split, seed)
     announce(f"data: decoding {len(train) + len(test):,} images into {cache} (once)")

@@ -33,6 +33,7 @@ LOG = "train.log"
 MODEL = "model.keras"
 EVALUATE = "evaluate.json"
 TRACE = "trace.jsonl"
+CRASH = "crash.log"  # the traceback of a bug, when the run kept its folder
 TEMP_MARK = ".tmp-"
 
 

@@ -160,7 +160,21 @@ def load_latest(run_path: Path, warn) -> Checkpoint | None:
 
 def restore_model(checkpoint: Checkpoint, model) -> None:
     """Put the checkpoint's model and optimizer variables (and NumPy's random state) back."""
+    saved = sum(1 for k in checkpoint.arrays if k.startswith("model/"))
+    if saved != len(model.variables):
+        raise RunDirError(
+            f"{checkpoint.path}: the model has {len(model.variables)} variables, the "
+            f"checkpoint {saved}: the run's config.yaml no longer builds the model it "
+            "trained; put it back, or start a new run"
+        )
     model_arrays = [checkpoint.arrays[f"model/{i}"] for i in range(len(model.variables))]
+    for variable, array in zip(model.variables, model_arrays, strict=True):
+        if tuple(variable.shape) != array.shape:
+            raise RunDirError(
+                f"{checkpoint.path}: variable {variable.path} is {tuple(variable.shape)} in "
+                f"the model, {array.shape} in the checkpoint: the run's config.yaml no longer "
+                "builds the model it trained; put it back, or start a new run"
+            )
     for variable, array in zip(model.variables, model_arrays, strict=True):
         variable.assign(array)
     optimizer = model.optimizer

@@ -69,10 +69,15 @@ def report(training, recorder, status: RunStatus) -> TrainResult:
     if status == RunStatus.NAN:
         epoch, (first, last), loss = recorder.nonfinite
         steps = f"step {last}" if first == last else f"steps {first}-{last} (one execution)"
+        kept = (
+            f"the last good checkpoint is in {run.file(checkpoints.BACKUP)}"
+            if checkpoints.available(run.path)
+            else "no epoch finished, so the run folder is removed"
+        )
         raise NonFiniteLossError(
             f"loss became {loss} at epoch {epoch + 1}, {steps}; training stopped, no "
-            f"model was saved, the last good checkpoint is in {run.file(checkpoints.BACKUP)}"
+            f"model was saved, {kept}"
         )
-    if status in (RunStatus.INTERRUPTED, RunStatus.TERMINATED):
+    if status in (RunStatus.INTERRUPTED, RunStatus.TERMINATED) and checkpoints.available(run.path):
         sink.line(f"{status.value}: continue with: cbrun train --resume {run.path}", always=True)
     return TrainResult(run.path, status, summary, status.exit_code, tracer)

@@ -9,12 +9,22 @@ Anything else is a bug of cbrun's and keeps its traceback.
 
 from __future__ import annotations
 
+import shutil
 import sys
 import traceback
+from pathlib import Path
 
 from cbrun.build.plugin_failures import explain_plugin_failure, plugin_source_files
-from cbrun.errors import CbrunError, PluginFailed, TrainingFailed, TrainingRefused
+from cbrun.errors import (
+    CbrunError,
+    PluginFailed,
+    RunInterrupted,
+    TrainingFailed,
+    TrainingRefused,
+)
+from cbrun.output.crashes import write_crash_log
 from cbrun.output.logsink import LogSink
+from cbrun.output.rundir import CRASH, MODEL
 from cbrun.tensorflow_loader import load_tensorflow
 
 
@@ -29,16 +39,20 @@ def training_failure(
     tf = load_tensorflow()
 
     plugin = explain_plugin_failure(exc, plugin_source_files(type(cb) for cb in callbacks))
-    if plugin is None and not isinstance(exc, tf.errors.OpError):
+    if plugin is None and not isinstance(exc, tf.errors.OpError) and not raised_by_keras(exc):
         return None
     trace = "".join(traceback.format_exception(exc))
     sink.log_only(trace.rstrip("\n"))
     if verbose:
         sys.stderr.write(trace)
+    if nothing_trained:  # the run folder, train.log with it, is removed
+        log_path = write_crash_log(exc) or "no file: --verbose prints it"
     where = f"(traceback in {log_path})"
     if plugin is not None:
         return PluginFailed(f"{plugin} {where}")
     said = _what_tensorflow_said(exc)
+    if not isinstance(exc, tf.errors.OpError):
+        said = f"{type(exc).__name__}: {said}"
     if nothing_trained:
         return TrainingRefused(
             f"TensorFlow refused the config's data, model or loss: {said} (nothing was trained "
@@ -47,9 +61,29 @@ def training_failure(
     return TrainingFailed(f"training failed: {said} {where}")
 
 
+# What Keras and TensorFlow raise when they refuse what they were given (a loss that
+# cannot meet the model's output, a value out of a C type's range), as opposed to a bug.
+_REFUSALS = (ValueError, TypeError, OverflowError, IndexError)
+_LIBRARIES = ("/keras/", "/tensorflow/", "/tf_keras/", "/optree/")
+
+
+def raised_by_keras(exc: BaseException) -> bool:
+    """Whether `exc` is Keras or TensorFlow refusing their input: one of `_REFUSALS`
+    raised from their own code (its innermost frame is theirs)."""
+    if not isinstance(exc, _REFUSALS):
+        return False
+    frame = exc.__traceback__
+    if frame is None:
+        return False
+    while frame.tb_next is not None:
+        frame = frame.tb_next
+    return any(part in frame.tb_frame.f_code.co_filename for part in _LIBRARIES)
+
+
 def _what_tensorflow_said(exc) -> str:
     """The lines of an OpError that speak to the user, not the graph's node names."""
-    text = exc.message if isinstance(exc.message, str) else str(exc)
+    message = getattr(exc, "message", None)
+    text = message if isinstance(message, str) else str(exc)
     said = " ".join(
         line.strip()
         for line in text.splitlines()
@@ -60,3 +94,37 @@ def _what_tensorflow_said(exc) -> str:
     if len(said) > 200:
         said = said[:199] + "…"
     return said or type(exc).__name__
+
+
+def nothing_to_resume(path: Path, chief: bool = True) -> bool:
+    """A run folder that holds no finished epoch (no checkpoint) and no model."""
+    from cbrun.run import checkpoints
+
+    return chief and not checkpoints.available(path) and not (path / MODEL).exists()
+
+
+def remove_untrained(path: Path, sink: LogSink) -> None:
+    """A new run that never finished an epoch leaves no folder, whatever ended it."""
+    shutil.rmtree(path, ignore_errors=True)
+    sink.line(
+        f"no epoch finished: nothing to resume, the run folder {path} is removed", always=True
+    )
+
+
+def after_failure(run, sink: LogSink, fresh: bool, error: BaseException, chief: bool) -> None:
+    """After a run raised: a new run that never finished an epoch is removed; a run folder
+    that stays keeps the traceback of a bug in `crash.log`, which the CLI names
+    (cli/boundary.py reads the exception's `cbrun_crash_log`)."""
+    if fresh and nothing_to_resume(run.path, chief):
+        shutil.rmtree(run.path, ignore_errors=True)
+        if isinstance(error, (KeyboardInterrupt, RunInterrupted)):
+            sink.line("no epoch finished: the run folder is removed", always=True)
+        return
+    if isinstance(error, (CbrunError, KeyboardInterrupt, OSError)) or not chief:
+        return
+    text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    try:
+        run.write_text(CRASH, text)
+    except OSError:
+        return
+    error.cbrun_crash_log = str(run.file(CRASH))

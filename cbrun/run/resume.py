@@ -32,6 +32,12 @@ def absolute_paths(spec: RunSpec) -> RunSpec:
     return spec
 
 
+def without_init_from(spec: RunSpec) -> RunSpec:
+    """`spec` building its model from scratch: a resumed run's checkpoint holds every
+    weight, and the `model.init_from` folder may be gone since."""
+    return spec.model_copy(update={"model": spec.model.model_copy(update={"init_from": None})})
+
+
 def differences(old, new, path=()) -> list[str]:
     """The dotted keys where two plain-data trees differ."""
     if isinstance(old, dict) and isinstance(new, dict):
@@ -88,7 +94,7 @@ def held_folder(source: RunDir | None, run_dir, runs_dir, spec: RunSpec) -> RunD
 
 def resume_spec(run: RunDir, spec: RunSpec | None) -> RunSpec:
     """The saved config, or `spec` if it differs from it only by a larger `fit.epochs`."""
-    saved = load_config(run.file(CONFIG))
+    saved = load_config(run.file(CONFIG), resuming=True)
     if spec is None:
         return saved
     spec = absolute_paths(spec).model_copy(
@@ -97,7 +103,8 @@ def resume_spec(run: RunDir, spec: RunSpec | None) -> RunSpec:
     changed = [
         key
         for key in differences(saved.model_dump(mode="json"), spec.model_dump(mode="json"))
-        if key != "fit.epochs"
+        # More epochs, or trackers switched on (`--track`): neither changes the training.
+        if key != "fit.epochs" and not key.startswith("tracking.")
     ]
     if changed:
         raise RunDirError(

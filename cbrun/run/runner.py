@@ -26,11 +26,7 @@ from cbrun.build.models import build_model, compile_model
 from cbrun.config.spec import RunSpec
 from cbrun.data.datasets import Dataset, load_configured
 from cbrun.data.feeding import class_weights, fit_data
-from cbrun.errors import (
-    CbrunError,
-    RunInterrupted,
-    TrainingRefused,
-)
+from cbrun.errors import CbrunError, RunInterrupted
 from cbrun.output.logsink import LogSink
 from cbrun.output.rundir import CONFIG, LOG, SUMMARY, RunDir
 from cbrun.output.summary import RunStatus, Summary, start_summary
@@ -39,9 +35,15 @@ from cbrun.run import resume as resuming
 from cbrun.run.distribute import make_strategy
 from cbrun.run.ending import TrainResult, fit_status, report, write_summary
 from cbrun.run.evaluation import evaluate_on_test
-from cbrun.run.failures import training_failure
+from cbrun.run.failures import (
+    after_failure,
+    nothing_to_resume,
+    remove_untrained,
+    training_failure,
+)
 from cbrun.run.multi_worker import adapt as adapt_for_multi_worker
 from cbrun.run.multi_worker import cluster_from_env
+from cbrun.run.outputs import probe_outputs
 from cbrun.run.signals import StopSignals
 from cbrun.tensorflow_loader import (
     import_tensorflow,
@@ -115,6 +117,7 @@ def train(
     if source is not None:
         spec = resuming.resume_spec(source, spec)
     spec = resuming.self_contained(spec, allow_plugins, search_paths)
+    probe_outputs(spec, run_dir=run_dir, runs_dir=runs_dir, resume=resume)
     with sink.capturing_output():  # a plugin's print() reaches train.log too
         training = _prepare(spec, source, sink, runs_dir=runs_dir, run_dir=run_dir, verbose=verbose)
         training.log_every, training.extra = log_every, list(extra_callbacks)
@@ -123,13 +126,15 @@ def train(
 
             training.tracer = HookTracer(batches=trace_batches)
         try:
-            return _fit_and_finish(training)
-        except TrainingRefused:
-            if source is None:
-                shutil.rmtree(training.run.path, ignore_errors=True)  # a mistake: nothing left
+            result = _fit_and_finish(training)
+        except BaseException as error:
+            after_failure(training.run, training.sink, source is None, error, training.chief)
             raise
         finally:
             _release(training)
+        if source is None and nothing_to_resume(training.run.path, training.chief):
+            remove_untrained(training.run.path, training.sink)
+        return result
 
 
 def _release(training: _Training) -> None:
@@ -156,6 +161,9 @@ def _prepare(spec: RunSpec, source, sink, *, runs_dir, run_dir, verbose) -> _Tra
     search_paths = [Path(p) for p in spec.plugin_paths]
     warn_legacy_idioms(check_plugins(spec), search_paths, sink)
     dataset = load_configured(spec.data, sink.line, seed=spec.seed)
+    weights = class_weights(
+        spec.fit.class_weight, dataset.y_train, dataset.num_classes, spec._origins
+    )
     import_tensorflow(verbose)
     load_keras().backend.clear_session()  # what an earlier run in this process left
     # Before the run folder exists: a strategy that cannot start leaves nothing behind.
@@ -181,7 +189,6 @@ def _prepare(spec: RunSpec, source, sink, *, runs_dir, run_dir, verbose) -> _Tra
         run.remove_stray_temporaries()
     summary = start_summary(spec, run, dataset, strategy, started, in_place, first_epoch)
     summary.steps_per_execution = spe
-    weights = class_weights(spec.fit.class_weight, dataset.y_train, dataset.num_classes)
     summary.fit = {"dtype_policy": spec.compile.dtype_policy, "class_weight": weights}
     run.write_json(SUMMARY, summary.to_json())
     sink.line(f"run: {run.path}  (steps_per_execution {spe}: {why})")
@@ -219,9 +226,15 @@ def _build(spec, run, source, dataset, strategy, cluster, sink, search_paths):
         from tensorflow.python.framework.config import disable_op_determinism
 
         disable_op_determinism()
+    checkpoint = None
+    if source is not None:
+        checkpoint = checkpoints.load_latest(source.path, sink.line)
+    # A run resumed from its own checkpoint holds every weight: `model.init_from` (which
+    # may be gone since) is not read again.
+    built = spec if checkpoint is None else resuming.without_init_from(spec)
     with strategy.scope():
         model, optimizer = build_model(
-            spec, dataset.x_train.shape[1:], dataset.num_classes, search_paths
+            built, dataset.x_train.shape[1:], dataset.num_classes, search_paths
         )
     if cluster is not None:
         adapt_for_multi_worker(model, strategy)
@@ -232,12 +245,9 @@ def _build(spec, run, source, dataset, strategy, cluster, sink, search_paths):
     spe, why = steps_per_execution(spec, callbacks)
     with strategy.scope():
         compile_model(spec, model, optimizer, spe)
-    checkpoint = None
-    if source is not None:
-        checkpoint = checkpoints.load_latest(source.path, sink.line)
-        if checkpoint is not None:
-            with strategy.scope():
-                checkpoints.restore_model(checkpoint, model)
+    if checkpoint is not None:
+        with strategy.scope():
+            checkpoints.restore_model(checkpoint, model)
     return model, callbacks, checkpoint, spe, why
 
 
@@ -301,7 +311,9 @@ def _start_tracking(training: _Training, recorder) -> list:
     from cbrun.tracking.session import RunTracking, tracking_callback
 
     say = lambda line: training.sink.line(line, always=True)  # noqa: E731
-    training.tracking = RunTracking(training.spec, training.run.path, say)
+    training.tracking = RunTracking(
+        training.spec, training.run.path, say, log=training.sink.log_only
+    )
     training.tracking.start(recorder.history)
     return [tracking_callback(training.tracking, recorder)]
 

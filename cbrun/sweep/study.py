@@ -335,6 +335,7 @@ def start(
     check_url(storage, study)
     spec = with_tracking(load_config(config, list(overrides)), track)
     check_sweep(Path(config), spec)
+    probe_sweep_outputs(spec, runs_dir, storage)
     folder = RunDir.create(Path(runs_dir or spec.output.runs_dir), f"{spec.name}-sweep").path
     try:
         from cbrun.run.resume import absolute_paths, self_contained
@@ -359,9 +360,24 @@ def start(
     return sweep
 
 
+def probe_sweep_outputs(spec, runs_dir, storage) -> None:
+    """The sweep folder's parent, a SQLite storage file and a local MLflow store, probed
+    before anything is written (cbrun/filesystem.py)."""
+    from cbrun.filesystem import probe_file, probe_folder
+    from cbrun.run.outputs import probe_store
+
+    probe_folder(runs_dir or spec.output.runs_dir, "--runs-dir" if runs_dir else "output.runs_dir")
+    if storage and storage.startswith("sqlite:///"):
+        probe_file(storage.removeprefix("sqlite:///").split("?")[0], "--storage")
+    probe_store(spec)
+
+
 def reopen(folder: Path, *, trials=None, sink) -> Sweep:
     """A sweep folder to continue, with the storage and study it recorded."""
+    from cbrun.filesystem import probe_file
+
     state = recorded_state(folder, SWEEP)
+    probe_file(Path(folder) / SWEEP, "--resume")  # sweep.json and the trials are written
     sweep = Sweep(Path(folder), storage=state["storage"], study=state["study"], sink=sink)
     check_holds(sweep.trials(), state, folder)
     sweep.target = trials or state["trials_asked"]

@@ -27,9 +27,12 @@ def _client(uri: str):
 
 
 def _parent_run(folder: Path, spec) -> dict:
-    from cbrun.tracking.mlflow_logger import artifact_location
+    from cbrun.tracking.mlflow_logger import artifact_location, server_problem
 
     uri, experiment = mlflow_target(spec, folder.parent, {})
+    problem = server_problem(uri)  # a server that does not answer: at once, not retried
+    if problem is not None:
+        raise ConnectionError(f"{uri}: {problem}")
     client = _client(uri)
     found = client.get_experiment_by_name(experiment)
     if found is None:

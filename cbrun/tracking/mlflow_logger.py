@@ -18,6 +18,10 @@ from pathlib import Path
 
 ATTEMPTS = 3
 FINISH_WAIT = 60.0  # seconds the end of a run waits for the sender, then says what is left
+# A tracking server is asked for its /health first: one that does not answer within this
+# fails the tracker at once (no retries), so a stalled server costs a run nothing.
+HEALTH_TIMEOUT = 2.0
+_LOGGERS = ("mlflow", "alembic", "sqlalchemy", "urllib3", "databricks")
 # MLflow run statuses for cbrun's
 STATUSES = {
     "completed": "FINISHED",
@@ -27,21 +31,75 @@ STATUSES = {
 }
 
 
-def quiet_mlflow() -> None:
-    """Telemetry off unless the user turned it on; bounded HTTP retries; no INFO lines."""
+class _ToLog(logging.Handler):
+    """MLflow's, SQLAlchemy's and urllib3's records, to the run's train.log only."""
+
+    def __init__(self, log):
+        super().__init__(logging.WARNING)
+        self.log = log
+
+    def emit(self, record):
+        try:
+            self.log(f"{record.name}: {record.getMessage()}")
+        except Exception:  # noqa: BLE001 - a log line must never fail a run
+            pass
+
+
+def quiet_mlflow(log=None) -> None:
+    """Telemetry off unless the user turned it on; bounded HTTP retries; no INFO lines;
+    what MLflow and its libraries log goes to `log` (train.log), never to the console."""
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     # MLflow sets its loggers up on import, at INFO ("Creating initial MLflow database
     # tables..."): its own variable is the one it reads then.
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "15")
-    for name in ("mlflow", "alembic", "sqlalchemy"):
-        logging.getLogger(name).setLevel(logging.WARNING)
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
+    for name in _LOGGERS:
+        logger = logging.getLogger(name)
+        logger.setLevel(logging.WARNING)
+        logger.propagate = False  # MLflow's own console handler is replaced too
+        logger.handlers = [_ToLog(log)] if log is not None else [logging.NullHandler()]
+
+
+def server_problem(uri: str, timeout: float = HEALTH_TIMEOUT) -> str | None:
+    """Why the tracking server at `uri` cannot be used now (no answer, refused), or None;
+    only for http(s) URIs, whose servers answer `/health`."""
+    if not uri.startswith(("http://", "https://")):
+        return None
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout) as answer:
+            answer.read(64)
+    except urllib.error.HTTPError:
+        return None  # it answered: a proxy or an older server without /health
+    except (OSError, ValueError) as error:
+        reason = getattr(error, "reason", error)
+        if isinstance(reason, TimeoutError) or "timed out" in str(reason):
+            return f"no answer within {timeout:g} s"
+        return str(reason) or type(error).__name__
+    return None
 
 
 def default_uri(folder: Path) -> str:
     """SQLite `mlflow.db` in `folder` (the runs folder): a real database, no server."""
     return f"sqlite:///{(Path(folder) / 'mlflow.db').resolve()}"
+
+
+def local_store(uri: str) -> tuple[Path, bool] | None:
+    """`(path, is_file)` of a store on this machine (a SQLite file, a file store's
+    folder), which a run must be able to write; None for a server or a database."""
+    from urllib.parse import unquote, urlsplit
+
+    if uri.startswith("sqlite:///"):
+        return Path(unquote(uri.removeprefix("sqlite:///")).split("?")[0]), True
+    parts = urlsplit(uri)
+    if parts.scheme == "file":
+        return Path(unquote(parts.path)), False
+    if len(parts.scheme) <= 1:  # no scheme (or a drive letter): a folder
+        return Path(uri), False
+    return None
 
 
 def artifact_location(uri: str) -> str | None:
@@ -51,6 +109,10 @@ def artifact_location(uri: str) -> str | None:
         return None
     database = Path(uri.removeprefix("sqlite:///"))
     return (database.parent / "mlartifacts").resolve().as_uri()
+
+
+class _Unreachable(Exception):
+    """The server did not answer its health check: failed at once, never retried."""
 
 
 def _numbers(row: dict) -> dict[str, float]:
@@ -73,8 +135,8 @@ class MlflowRun:
         opened: called with the new run's id as soon as MLflow gives it.
     """
 
-    def __init__(self, uri: str, experiment: str, run_id: str | None, say, opened=None):
-        quiet_mlflow()
+    def __init__(self, uri: str, experiment: str, run_id: str | None, say, opened=None, log=None):
+        quiet_mlflow(log)
         self.uri, self.experiment, self.run_id, self.say = uri, experiment, run_id, say
         self.opened = opened  # called with the run's id once it exists (kept for resume)
         self.failed: str | None = None
@@ -90,6 +152,9 @@ class MlflowRun:
         from mlflow.entities import Param, RunTag
         from mlflow.tracking import MlflowClient
 
+        problem = server_problem(self.uri)
+        if problem is not None:
+            raise _Unreachable(problem)
         self._client = client = MlflowClient(tracking_uri=self.uri)
         if self.run_id is None:
             found = client.get_experiment_by_name(self.experiment)
@@ -149,14 +214,23 @@ class MlflowRun:
         from mlflow.entities import Metric, RunTag
 
         now = int(time.time() * 1000)
-        final = [Metric(key, float(v), now, 0) for key, v in results.items()]
-        self._client.log_batch(
-            self.run_id, metrics=final, tags=[RunTag(k, str(v)) for k, v in tags.items()]
-        )
+        held = self._client.get_run(self.run_id)
+        # Sent again (`cbrun track` twice, a resumed run's end): only what changed, so the
+        # store holds each value once and the run's end time stays the first end's.
+        final = [
+            Metric(key, float(v), now, 0)
+            for key, v in results.items()
+            if held.data.metrics.get(key) != float(v)
+        ]
+        changed = [RunTag(k, str(v)) for k, v in tags.items() if held.data.tags.get(k) != str(v)]
+        if final or changed:
+            self._client.log_batch(self.run_id, metrics=final, tags=changed)
         for path in artifacts:
             if path.is_file():
                 self._client.log_artifact(self.run_id, str(path))
-        self._client.set_terminated(self.run_id, status=STATUSES.get(status, "FAILED"))
+        ended = STATUSES.get(status, "FAILED")
+        if held.info.status != ended or held.info.end_time is None:
+            self._client.set_terminated(self.run_id, status=ended)
 
     # Running them.
 
@@ -170,7 +244,7 @@ class MlflowRun:
                 method(*args)
                 return
             except Exception as error:  # noqa: BLE001 - any failure of a tracker is the same
-                if attempt == ATTEMPTS - 1:
+                if attempt == ATTEMPTS - 1 or isinstance(error, _Unreachable):
                     reason = str(error).splitlines()[0] if str(error) else type(error).__name__
                     self.failed = f"mlflow: {self.uri}: {reason}"
                     self.say(self.failed)

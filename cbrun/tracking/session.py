@@ -54,11 +54,17 @@ class RunTracking:
         spec: the run's config.
         run_dir: its folder.
         say: where a tracker's one-line failure goes.
+        log: where what MLflow and its libraries log goes (train.log); default nowhere.
+        uri: send to this MLflow store instead of the recorded one (`cbrun track --uri`).
     """
 
-    def __init__(self, spec, run_dir: Path, say):
+    def __init__(self, spec, run_dir: Path, say, log=None, uri: str | None = None):
         self.spec, self.run_dir, self.say = spec, Path(run_dir), say
         self.state = read_state(self.run_dir)
+        if uri is not None and (self.state.get("mlflow") or {}).get("uri") != uri:
+            # Another store: the recorded run id belongs to the old one.
+            recorded = self.state.get("mlflow") or {}
+            self.state["mlflow"] = {"uri": uri, "experiment": recorded.get("experiment")}
         self.sweep = sweep_of(self.run_dir)
         self.tensorboard = self.mlflow = None
         if spec.tracking.tensorboard:
@@ -73,10 +79,15 @@ class RunTracking:
             home = self.sweep.parent if self.sweep else self.run_dir.parent
             uri, experiment = mlflow_target(spec, home, self.state or sweep_state)
             run_id = (self.state.get("mlflow") or {}).get("run_id")
-            self.mlflow = MlflowRun(uri, experiment, run_id, say, opened=self._opened)
+            self.mlflow = MlflowRun(uri, experiment, run_id, say, opened=self._opened, log=log)
             self.state["mlflow"] = {"uri": uri, "experiment": experiment, "run_id": run_id}
             self._parent = (sweep_state.get("mlflow") or {}).get("run_id")
-        self._write()
+        try:
+            self._write()
+        except BaseException:
+            if self.tensorboard is not None:
+                self.tensorboard.close()  # its event files are open already
+            raise
 
     def _opened(self, run_id: str) -> None:
         self.state["mlflow"]["run_id"] = run_id

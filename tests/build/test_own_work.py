@@ -166,8 +166,11 @@ def _never_tensorflow(monkeypatch):
 @pytest.mark.parametrize(
     "changes,message",
     [
-        ({"y_train": np.full(240, 7)}, "labels run from 0 to 7; 3 classes need 0-2"),
-        ({"y_train": np.full(240, -1)}, "labels run from -1 to 2; 3 classes need 0-2"),
+        ({"y_train": np.full(240, 7)}, "y_train: labels run from 7 to 7; num_classes 3 need 0-2"),
+        (
+            {"y_train": np.full(240, -1)},
+            "y_train: labels run from -1 to -1; num_classes 3 need 0-2",
+        ),
         (
             {"x_val": np.full((60, 6, 5, 2), np.nan, np.float32)},
             "x_val holds NaN or infinite values",

@@ -60,7 +60,6 @@ def test_the_printed_config_trains_to_the_same_history(tmp_path):
         ("data: fashion_mnist", {"dataset": "fashion_mnist"}),
         ("pruner: none", {"type": "none"}),
         ("pruner: median", {"type": "median"}),
-        ("pruner: threshold", {"type": "threshold"}),
     ],
 )
 def test_a_shorthand_is_its_long_form(short, long, write_config):
@@ -81,6 +80,25 @@ def test_a_shorthand_is_its_long_form(short, long, write_config):
     section = spec.sweep.pruner if key == "pruner" else getattr(spec, key)
     for name, value in long.items():
         assert getattr(section, name) == value
+
+
+@pytest.mark.parametrize(
+    ("pruner", "message"),
+    [
+        ("threshold", "a threshold pruner needs lower, upper or both"),
+        ("{type: threshold, lower: 2.0, upper: 1.0}", "lower must be below upper; got 2.0 and 1.0"),
+    ],
+)
+def test_a_threshold_pruner_needs_a_bound_that_can_be_met(pruner, message, write_config):
+    path = write_config(
+        "model: {name: mlp}\ncompile: {loss: mean_squared_error}\nfit: {epochs: 1}\n"
+        f"sweep:\n  objective: {{monitor: loss, mode: min}}\n  pruner: {pruner}\n"
+        "  space: {fit.batch_size: {int: [16, 64]}}\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    (problem,) = caught.value.problems
+    assert problem.path == "sweep.pruner" and message in problem.message
 
 
 def test_a_refused_shorthand_says_the_forms_accepted(write_config):

@@ -56,7 +56,9 @@ def test_a_read_only_runs_folder_is_refused_before_anything_runs(mount, tmp_path
     config.write_text(CONFIG)
     result = run_cbrun("train", config, "--runs-dir", read_only / "runs", cwd=tmp_path)
     assert result.returncode == 2
-    assert result.stderr.strip() == f"Error: {read_only} is not writable"
+    assert result.stderr.strip() == (
+        f"Error: --runs-dir: cannot write {read_only / 'runs'}: {read_only}: a read-only filesystem"
+    )
     assert list(read_only.iterdir()) == []
 
 

@@ -59,3 +59,47 @@ def hparams_data(folder: Path):
                 for key, value in data.session_start_info.hparams.items()
             }
     return experiment, session
+
+
+def closed_port_uri() -> str:
+    """An http URI on 127.0.0.1 where nothing listens: a tracking server that is gone."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+class SilentServer:
+    """A server on 127.0.0.1 that accepts every connection and never answers: a tracking
+    server that hangs. Use as a context manager; `uri` is its address."""
+
+    def __enter__(self):
+        import socket
+        import threading
+
+        self._socket = socket.socket()
+        self._socket.bind(("127.0.0.1", 0))
+        self._socket.listen(64)
+        self.uri = f"http://127.0.0.1:{self._socket.getsockname()[1]}"
+        self._held, self._stop = [], threading.Event()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+        return self
+
+    def _accept(self):
+        self._socket.settimeout(0.2)
+        while not self._stop.is_set():
+            try:
+                connection, _ = self._socket.accept()
+            except OSError:
+                continue
+            self._held.append(connection)  # held open, never read, never answered
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(2)
+        for connection in self._held:
+            connection.close()
+        self._socket.close()

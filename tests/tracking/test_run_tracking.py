@@ -11,7 +11,15 @@ import pytest
 
 from cbrun import api
 from tests.conftest import ROOT, cbrun_loads_tensorflow, run_cbrun
-from tests.tracking.conftest import hparams_data, mlflow_client, recorded, scalars, steps
+from tests.tracking.conftest import (
+    SilentServer,
+    closed_port_uri,
+    hparams_data,
+    mlflow_client,
+    recorded,
+    scalars,
+    steps,
+)
 
 TRACKED = """\
 name: tracked
@@ -136,27 +144,70 @@ def test_kill_9_after_epoch_2_then_resume_writes_each_epoch_once(tmp_path):
 
 
 def test_a_store_that_is_gone_never_fails_the_run_and_track_sends_it_later(tmp_path, cli):
-    store = tmp_path / "store"
-    store.write_text("a file where the store's folder goes: MLflow cannot open it")
-    uri = f"sqlite:///{store / 'mlflow.db'}"
-    config = _config(tmp_path / "w", uri)
+    gone = closed_port_uri()
+    config = _config(tmp_path / "w", gone)
     result = cli("train", config, "--run-dir", tmp_path / "run")
     assert result.exit_code == 0
     said = [line for line in result.stdout.splitlines() if line.startswith("mlflow: ")]
-    assert len(said) == 1 and uri in said[0]  # said once, not once an epoch
+    assert len(said) == 1 and gone in said[0]  # said once, not once an epoch
     assert f"send the rest with: cbrun track {tmp_path / 'run'}" in result.stdout
     assert json.loads((tmp_path / "run" / "summary.json").read_text())["status"] == "completed"
-    store.unlink()  # the store is back
-    sent = cli("track", tmp_path / "run", "--json")
+    # The run goes to a store that works (issue 37: --uri), then again: nothing twice.
+    uri = f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}"
+    (tmp_path / "store").mkdir()
+    sent = cli("track", tmp_path / "run", "--uri", uri, "--json")
     assert sent.exit_code == 0, sent.output
     run_id = json.loads(sent.stdout)["mlflow"]["run_id"]
     client = mlflow_client(uri)
     assert steps(client, run_id, "val_loss") == [1, 2, 3]
     assert {"curves.png", "history.csv"} <= {a.path for a in client.list_artifacts(run_id)}
-    again = cli("track", tmp_path / "run")  # twice: nothing written twice
+    assert recorded(tmp_path / "run")["mlflow"]["uri"] == uri  # the run now names its store
+    summary = (tmp_path / "run" / "summary.json").read_text()
+    held = client.get_run(run_id)
+    rows = {key: len(client.get_metric_history(run_id, key)) for key in held.data.metrics}
+    again = cli("track", tmp_path / "run")  # twice: nothing written twice, summaries included
     assert again.exit_code == 0 and run_id in again.stdout
     assert steps(client, run_id, "val_loss") == [1, 2, 3]
-    assert client.get_run(run_id).data.tags["cbrun.status"] == "completed"
+    after = client.get_run(run_id)
+    assert {key: len(client.get_metric_history(run_id, key)) for key in rows} == rows
+    assert after.info.end_time == held.info.end_time
+    assert (tmp_path / "run" / "summary.json").read_text() == summary
+    assert after.data.tags["cbrun.status"] == "completed"
+
+
+def test_a_store_on_a_path_that_cannot_be_written_is_refused_before_anything(tmp_path, cli):
+    store = tmp_path / "store"
+    store.write_text("a file where the store's folder goes: MLflow cannot open it")
+    config = _config(tmp_path / "w", f"sqlite:///{store / 'mlflow.db'}")
+    result = cli("train", config, "--runs-dir", tmp_path / "runs")
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"Error: tracking.mlflow.uri: cannot write {store / 'mlflow.db'}: {store} is a file, "
+        "not a folder\n"
+    )
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_server_that_never_answers_fails_its_tracker_once_and_quietly(tmp_path, cli):
+    with SilentServer() as server:
+        result = cli("train", _config(tmp_path / "w", server.uri), "--run-dir", tmp_path / "run")
+    assert result.exit_code == 0, result.output
+    said = [line for line in result.output.splitlines() if "mlflow" in line.lower()]
+    assert said == [f"mlflow: {server.uri}: no answer within 2 s"], result.output
+    assert "send the rest with: cbrun track" in result.stdout
+    assert "WARNING" not in result.output and "urllib3" not in result.output
+
+
+def test_a_uri_no_store_takes_is_a_config_error(tmp_path, cli):
+    config = _config(tmp_path / "w", "htp://127.0.0.1:5000")
+    result = cli("validate", config)
+    assert result.exit_code == 2
+    assert (
+        "tracking.mlflow.uri: htp://127.0.0.1:5000: no MLflow store takes the scheme 'htp' "
+        "(did you mean 'http'?)" in result.stderr
+    )
+    bad = cli("track", tmp_path / "w", "--uri", "htp://x")
+    assert bad.exit_code == 2
 
 
 def test_track_adds_a_tracker_to_an_untracked_run(train, tiny_config, cli, tmp_path):

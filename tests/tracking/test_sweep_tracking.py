@@ -10,7 +10,13 @@ import pytest
 
 from tests.conftest import in_a_fresh_interpreter
 from tests.sweep.test_study import _config
-from tests.tracking.conftest import hparams_data, mlflow_client, recorded, scalars
+from tests.tracking.conftest import (
+    closed_port_uri,
+    hparams_data,
+    mlflow_client,
+    recorded,
+    scalars,
+)
 
 SPACE = ["model.args.units", "compile.optimizer.args.learning_rate"]
 
@@ -85,9 +91,7 @@ def test_the_study_carries_each_trials_folder_and_status_for_optuna_dashboard(tr
 
 
 def test_a_failing_store_tags_nothing_and_fails_no_trial(tmp_path, cli):
-    store = tmp_path / "store"
-    store.write_text("a file where the store's folder goes")
-    extra = f"tracking: {{mlflow: {{uri: 'sqlite:///{store / 'mlflow.db'}'}}}}"
+    extra = f"tracking: {{mlflow: {{uri: '{closed_port_uri()}'}}}}"
     result = cli("sweep", _config(tmp_path, trials=1, extra=extra), "--jobs", 1,
                  "--runs-dir", tmp_path / "runs")  # fmt: skip
     assert result.exit_code == 0, result.output
@@ -98,7 +102,9 @@ def test_a_failing_store_tags_nothing_and_fails_no_trial(tmp_path, cli):
 def test_track_on_a_resumed_sweep_is_refused(cli, tmp_path):
     result = cli("sweep", "--resume", tmp_path, "--track", "mlflow")
     assert result.exit_code == 2
-    assert "--track starts with a sweep: a resumed sweep tracks as it began" in result.stderr
+    assert "--track cannot be given with --resume: a resumed sweep tracks as it began" in (
+        result.stderr
+    )
 
 
 def test_the_experiment_is_written_without_tensorflow(tmp_path):

@@ -1,0 +1,50 @@
+"""Every path a run will write, probed before any work: the run folder's parent (or the
+resumed folder), the image cache, a local MLflow store. One line, exit 2, nothing
+written, before the data is read and before TensorFlow loads (`cbrun/filesystem.py`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cbrun.config.spec import RunSpec
+from cbrun.filesystem import probe_file, probe_folder
+
+
+def probe_outputs(spec: RunSpec, *, run_dir=None, runs_dir=None, resume=None) -> None:
+    """Refuse, with the option or key that named it, a path the run could not write.
+
+    Args:
+        spec: the validated config.
+        run_dir: `--run-dir`, the exact new folder (its parent is probed).
+        runs_dir: `--runs-dir`; else `output.runs_dir`.
+        resume: `--resume`, the folder written in place.
+    """
+    if resume is not None:
+        probe_folder(resume, "--resume")
+    elif run_dir is not None:
+        probe_folder(Path(run_dir).parent, "--run-dir")
+    else:
+        probe_folder(
+            runs_dir or spec.output.runs_dir, "--runs-dir" if runs_dir else "output.runs_dir"
+        )
+    if spec.data.dataset == "image_folder":
+        from cbrun.data.images import cache_folder
+
+        probe_folder(
+            cache_folder(spec.data), "data.cache" if spec.data.cache else "the image cache"
+        )
+    probe_store(spec)
+
+
+def probe_store(spec: RunSpec) -> None:
+    """A local MLflow store the config names (the default, beside the runs, is probed
+    with them)."""
+    mlflow = spec.tracking.mlflow
+    if mlflow is None or mlflow.uri is None:
+        return
+    from cbrun.tracking.mlflow_logger import local_store
+
+    found = local_store(mlflow.uri)
+    if found is not None:
+        path, is_file = found
+        (probe_file if is_file else probe_folder)(path, "tracking.mlflow.uri")
