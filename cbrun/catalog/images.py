@@ -83,18 +83,18 @@ def _scan(path: str, _mtime_ns: int) -> ImageFolder:
 
 
 def _split(folder: Path):
-    classes = sorted(
-        d.name for d in os.scandir(folder) if d.is_dir() and not d.name.startswith(".")
-    )
+    with os.scandir(folder) as entries:  # closed even when an entry raises (a link loop)
+        classes = sorted(d.name for d in entries if d.is_dir() and not d.name.startswith("."))
     if not classes:
         raise FolderProblem(f"{folder} has no class folders (one sub-folder per class)")
     files, bad = [], []
     for label, name in enumerate(classes):
-        images = sorted(
-            entry.path
-            for entry in os.scandir(folder / name)
-            if entry.is_file() and Path(entry.name).suffix.lower() in SIGNATURES
-        )
+        with os.scandir(folder / name) as entries:
+            images = sorted(
+                entry.path
+                for entry in entries
+                if entry.is_file() and Path(entry.name).suffix.lower() in SIGNATURES
+            )
         if not images:
             raise FolderProblem(
                 f"class folder {folder / name} holds no images (.png, .jpg, .bmp, .gif)"

@@ -221,7 +221,7 @@ def supervise_this_command(config, resume, overrides, allow_plugins=()) -> None:
         from cbrun.output.rundir import RunDir
 
         RunDir.open(Path(resume), finished=False)  # a missing or foreign folder: one line
-    spec = load_config(config or Path(resume) / CONFIG, overrides, allow_plugins)
+    spec = load_config(config or Path(resume) / CONFIG, overrides, allow_plugins, bool(resume))
     if spec.distribute.strategy == "multi_worker_mirrored":
         cluster = cluster_from_env()
         pid, read_end = _start_worker_child()

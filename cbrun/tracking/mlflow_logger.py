@@ -143,6 +143,7 @@ class MlflowRun:
         self.sent_epochs = 0
         self._last_step: dict[str, int] = {}
         self._client = None
+        self._ended_before = None  # the MLflow run's info before this process continued it
         self._jobs: queue.Queue = queue.Queue()
         self._thread = threading.Thread(target=self._work, name="cbrun-mlflow", daemon=True)
 
@@ -175,6 +176,7 @@ class MlflowRun:
                 self.opened(self.run_id)  # before anything else can fail: resume finds it
             held = {}
         else:
+            self._ended_before = client.get_run(self.run_id).info  # its status and end time
             client.log_batch(self.run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
             client.update_run(self.run_id, status="RUNNING")
             held = client.get_run(self.run_id).data.params
@@ -229,8 +231,12 @@ class MlflowRun:
             if path.is_file():
                 self._client.log_artifact(self.run_id, str(path))
         ended = STATUSES.get(status, "FAILED")
-        if held.info.status != ended or held.info.end_time is None:
-            self._client.set_terminated(self.run_id, status=ended)
+        before = self._ended_before
+        # Ended as before (sent again by `cbrun track`): its first end time is kept.
+        same = before is not None and before.status == ended and before.end_time
+        self._client.set_terminated(
+            self.run_id, status=ended, end_time=before.end_time if same else None
+        )
 
     # Running them.
 
