@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test smoke lint bench bench-sweep bench-tracking bench-data signatures sample clean
+.PHONY: install run test smoke lint bench bench-sweep bench-tracking bench-tracking-faults bench-data signatures sample clean
 
 install: $(STAMP)
 
@@ -46,6 +46,10 @@ bench: install
 # Training speed with --track tensorboard --track mlflow against without.
 bench-tracking: install
 	$(BIN)/python bench/tracking.py --rounds 4
+
+# A tracking store that is down or never answers, against no tracking (issue 37).
+bench-tracking-faults: install
+	$(BIN)/python bench/tracking_faults.py --rounds 3
 
 # Your own arrays at 60k and 240k images: peak memory growth (P7) and a 5-step run (P8).
 bench-data: install

@@ -84,6 +84,9 @@ lane_a() {
   step "track $run --track tensorboard"
   "$CBRUN" track "$run" --track tensorboard --json >"$OUT/track.json"
   ls "$run"/tensorboard/train/events.out.tfevents.* >/dev/null || fail "track wrote no scalars"
+  step "track $run --uri sqlite:///.../sent.db (to another store)"
+  "$CBRUN" track "$run" --uri "sqlite:///$OUT/sent.db" --json >"$OUT/track-uri.json"
+  "$PY" -c 'import json,sys; assert json.load(open(sys.argv[1]))["mlflow"]["sent"]' "$OUT/track-uri.json"
   step "export $run --format saved_model --format onnx --format litert"
   "$CBRUN" export "$run" --format saved_model --format onnx --format litert -o "$OUT/export" \
     >/dev/null || fail "an export did not verify"
@@ -93,7 +96,13 @@ lane_a() {
   "$CBRUN" plot "$run" -o "$OUT/curves.png" >/dev/null
   has "$OUT/curves.png"
 
-  # 3. The commands that answer before TensorFlow.
+  # 3. The commands that answer before TensorFlow, and a mistake's one line.
+  step "train --runs-dir under /sys (read-only: refused before anything, exit 2)"
+  code=0
+  "$CBRUN" train configs/early_stop.yaml --runs-dir /sys/cbrun-smoke 2>"$OUT/refused.txt" || code=$?
+  [ "$code" = 2 ] || fail "a read-only runs folder: exit $code, expected 2"
+  grep -q "^Error: --runs-dir: cannot write /sys/cbrun-smoke: /sys: " "$OUT/refused.txt" ||
+    fail "a read-only runs folder: $(cat "$OUT/refused.txt")"
   step "validate configs/early_stop.yaml"
   "$CBRUN" validate configs/early_stop.yaml --set fit.epochs=2 >"$OUT/resolved.yaml"
   grep -q "epochs: 2" "$OUT/resolved.yaml" || fail "validate did not apply --set"

@@ -34,6 +34,27 @@ def probe_outputs(spec: RunSpec, *, run_dir=None, runs_dir=None, resume=None) ->
             cache_folder(spec.data), "data.cache" if spec.data.cache else "the image cache"
         )
     probe_store(spec)
+    probe_callback_paths(spec)
+
+
+# The arguments that name a folder (the others name a file, whose folder is probed).
+_FOLDER_ARGUMENTS = ("log_dir", "backup_dir")
+
+
+def probe_callback_paths(spec: RunSpec) -> None:
+    """A callback's absolute path argument (`ModelCheckpoint`'s `filepath: /data/best.keras`);
+    a relative one lies in the run folder, probed with it. A `{epoch}` pattern is probed by
+    its folder."""
+    from cbrun.catalog.callbacks import PATH_ARGUMENTS
+
+    for index, callback in enumerate(spec.callbacks):
+        for key in PATH_ARGUMENTS:
+            value = callback.args.get(key)
+            if not isinstance(value, str) or not Path(value).is_absolute():
+                continue
+            where = f"callbacks[{index}].args.{key}"
+            folder = Path(value) if key in _FOLDER_ARGUMENTS else Path(value).parent
+            probe_folder(folder, where, target=value)
 
 
 def probe_store(spec: RunSpec) -> None:

@@ -116,6 +116,12 @@ def _config(work: Path) -> Path:
     return work / "config.yaml"
 
 
+def _checkpoint_in(work: Path) -> str:
+    """`--set callbacks=...`: a ModelCheckpoint writing to an absolute path under out/."""
+    target = work / "out" / "best.keras"
+    return f"callbacks=[{{name: ModelCheckpoint, args: {{filepath: '{target}'}}}}]"
+
+
 def _newest_checkpoints(work: Path) -> list[Path]:
     return sorted((_run(work) / "backup").glob("epoch-*"))
 
@@ -217,6 +223,13 @@ TARGETS = [
         ],
         writes=lambda w: w / "runs2",
     ),  # fmt: skip
+    Target(
+        "callbacks[].args.filepath",
+        OUTPUT_KINDS,
+        lambda w: w / "out",
+        lambda w: ["train", _config(w), "--runs-dir", w / "runs2", "--set", _checkpoint_in(w)],
+        writes=lambda w: w / "runs2",
+    ),
     Target(
         "export --output",
         OUTPUT_KINDS,

@@ -54,3 +54,23 @@ def test_the_image_cache_and_a_local_mlflow_store_are_probed(spec, tmp_path):
     tracked.tracking.mlflow = MlflowSpec(uri="http://127.0.0.1:5000")  # a server: not a path
     probe_outputs(tracked, runs_dir=tmp_path)
     assert sorted(p.name for p in Path(tmp_path).iterdir()) == ["blocker", "config.yaml"]
+
+
+def test_an_absolute_callback_path_is_probed_and_a_relative_one_lies_in_the_run(spec, tmp_path):
+    from cbrun.config.spec import CallbackSpec
+
+    blocker = tmp_path / "blocker"
+    blocker.write_text("x")
+    spec.callbacks = [
+        CallbackSpec(name="CSVLogger", args={"filename": "epochs.csv"}),
+        CallbackSpec(name="ModelCheckpoint", args={"filepath": str(blocker / "best.keras")}),
+    ]
+    with pytest.raises(UsageError) as caught:
+        probe_outputs(spec, runs_dir=tmp_path)
+    assert str(caught.value) == (
+        f"callbacks[1].args.filepath: cannot write {blocker / 'best.keras'}: {blocker} is a "
+        "file, not a folder"
+    )
+    spec.callbacks = [CallbackSpec(name="TensorBoard", args={"log_dir": "/sys/cbrun-logs"})]
+    with pytest.raises(UsageError, match=r"^callbacks\[0\].args.log_dir: cannot write /sys/"):
+        probe_outputs(spec, runs_dir=tmp_path)
