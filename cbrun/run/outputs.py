@@ -59,12 +59,14 @@ def probe_callback_paths(spec: RunSpec) -> None:
 
 def probe_store(spec: RunSpec) -> None:
     """A local MLflow store the config names (the default, beside the runs, is probed
-    with them)."""
+    with them); a server is asked for its health from now on, in a thread, so that a
+    silent one costs the run nothing (cbrun/tracking/mlflow_logger.py)."""
     mlflow = spec.tracking.mlflow
     if mlflow is None or mlflow.uri is None:
         return
-    from cbrun.tracking.mlflow_logger import local_store
+    from cbrun.tracking.mlflow_logger import check_server_early, local_store
 
+    check_server_early(mlflow.uri)
     found = local_store(mlflow.uri)
     if found is not None:
         path, is_file = found

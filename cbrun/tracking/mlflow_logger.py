@@ -61,11 +61,42 @@ def quiet_mlflow(log=None) -> None:
         logger.handlers = [_ToLog(log)] if log is not None else [logging.NullHandler()]
 
 
+# Health checks started early (`check_server_early`), by URI: a thread and its answer.
+_EARLY: dict[str, tuple[threading.Thread, list]] = {}
+
+
+def check_server_early(uri: str | None) -> None:
+    """Ask the server at `uri` for its health now, in a thread, so that the answer (or the
+    `HEALTH_TIMEOUT` a silent server costs) overlaps TensorFlow's import instead of the
+    training; `server_problem` takes the answer later."""
+    if not uri or not uri.startswith(("http://", "https://")) or uri in _EARLY:
+        return
+    answer: list = []
+    thread = threading.Thread(
+        target=lambda: answer.append(_ask_health(uri, HEALTH_TIMEOUT)),
+        name="cbrun-mlflow-health",
+        daemon=True,
+    )
+    _EARLY[uri] = (thread, answer)
+    thread.start()
+
+
 def server_problem(uri: str, timeout: float = HEALTH_TIMEOUT) -> str | None:
     """Why the tracking server at `uri` cannot be used now (no answer, refused), or None;
-    only for http(s) URIs, whose servers answer `/health`."""
+    only for http(s) URIs, whose servers answer `/health`. An early check's answer is
+    taken (once) when there is one."""
     if not uri.startswith(("http://", "https://")):
         return None
+    early = _EARLY.pop(uri, None)
+    if early is not None:
+        thread, answer = early
+        thread.join(timeout + 1.0)
+        if answer:
+            return answer[0]
+    return _ask_health(uri, timeout)
+
+
+def _ask_health(uri: str, timeout: float) -> str | None:
     import urllib.error
     import urllib.request
 
@@ -150,12 +181,12 @@ class MlflowRun:
     # The jobs, run in the thread (or directly by `cbrun track`).
 
     def _open(self, run_name: str, params: dict, tags: dict, parent: str | None) -> None:
+        problem = server_problem(self.uri)  # before MLflow's import: a dead server costs none
+        if problem is not None:
+            raise _Unreachable(problem)
         from mlflow.entities import Param, RunTag
         from mlflow.tracking import MlflowClient
 
-        problem = server_problem(self.uri)
-        if problem is not None:
-            raise _Unreachable(problem)
         self._client = client = MlflowClient(tracking_uri=self.uri)
         if self.run_id is None:
             found = client.get_experiment_by_name(self.experiment)
