@@ -22,7 +22,7 @@ from cbrun.errors import (
     TrainingFailed,
     TrainingRefused,
 )
-from cbrun.output.crashes import write_crash_log
+from cbrun.output.crashes import CRASH_LOG_ATTRIBUTE, write_crash_log
 from cbrun.output.logsink import LogSink
 from cbrun.output.rundir import CRASH, MODEL
 from cbrun.tensorflow_loader import load_tensorflow
@@ -114,7 +114,7 @@ def remove_untrained(path: Path, sink: LogSink) -> None:
 def after_failure(run, sink: LogSink, fresh: bool, error: BaseException, chief: bool) -> None:
     """After a run raised: a new run that never finished an epoch is removed; a run folder
     that stays keeps the traceback of a bug in `crash.log`, which the CLI names
-    (cli/boundary.py reads the exception's `cbrun_crash_log`)."""
+    (output/crashes.py reads it from the exception)."""
     if fresh and nothing_to_resume(run.path, chief):
         shutil.rmtree(run.path, ignore_errors=True)
         if isinstance(error, (KeyboardInterrupt, RunInterrupted)):
@@ -127,4 +127,4 @@ def after_failure(run, sink: LogSink, fresh: bool, error: BaseException, chief: 
         run.write_text(CRASH, text)
     except OSError:
         return
-    error.cbrun_crash_log = str(run.file(CRASH))
+    setattr(error, CRASH_LOG_ATTRIBUTE, str(run.file(CRASH)))

@@ -133,6 +133,11 @@ def _fork(run: Callable[[], int], own_group: bool = False) -> int:
             code = run()
     except SystemExit as stop:
         code = stop.code if isinstance(stop.code, int) else 1
+    except Exception as error:  # noqa: BLE001 - said as the CLI says it (output/crashes.py)
+        from cbrun.output.crashes import report_failure
+        from cbrun.tensorflow_loader import VERBOSE_ENV
+
+        code = report_failure(error, os.environ.get(VERBOSE_ENV) == "1")
     except BaseException:  # as an uncaught exception ends a process: its traceback, exit 1
         traceback.print_exc()
     finally:

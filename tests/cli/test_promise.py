@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.build.test_own_work import BUILDER, _work
+from tests.build.test_own_work import _work
 
 SYS = Path("/sys/cbrun-promise")
 
@@ -129,15 +129,16 @@ def test_a_weighted_class_no_label_holds_is_one_line_naming_its_place(tmp_path, 
 
 def test_a_plugin_model_whose_output_cannot_meet_the_loss_leaves_nothing(tmp_path, cli):
     config = _work(tmp_path / "w", marker_exists=True)
-    (config.parent / "my_models.py").write_text(
-        BUILDER + "\ndef unflattened(input_shape, num_classes):\n"
+    # A module name of its own: a worker that ran another test holds my_models imported.
+    (config.parent / "unfit_models.py").write_text(
+        "import keras\n\ndef unflattened(input_shape, num_classes):\n"
         "    inputs = keras.Input(shape=input_shape)\n"
         "    return keras.Model(inputs, keras.layers.Dense(num_classes)(inputs))\n"
     )
     text = config.read_text().replace(
-        "'my_models:build_net', args: {width: 12}", "'my_models:unflattened'"
+        "'my_models:build_net', args: {width: 12}", "'unfit_models:unflattened'"
     )
-    config.write_text(text)
+    config.write_text(text.replace("plugins: [my_models,", "plugins: [unfit_models,"))
     line = _one_error(cli("train", config, "--runs-dir", tmp_path / "runs"))
     assert line.startswith("Error: TensorFlow refused the config's data, model or loss: ")
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
