@@ -76,6 +76,8 @@ def list_runs(runs_dir: Path) -> list[dict]:
     """Every run folder under `runs_dir`, newest first (none when it does not exist yet)."""
     if runs_dir.is_file():
         raise RunDirError(f"{runs_dir} is a file: give the folder that holds the run folders")
+    if os.path.islink(runs_dir) and not runs_dir.exists():
+        raise RunDirError(f"{runs_dir}: a broken link or a loop of symbolic links")
     if not runs_dir.is_dir():
         return []
     rows = [

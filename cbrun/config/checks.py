@@ -256,8 +256,11 @@ def _loss_and_metrics(spec) -> list[Found]:
 def _data(spec) -> list[Found]:
     data = spec.data
     if data.dataset == "arrays" and data.source != "path":
-        message = "dataset: arrays reads your own .npz: set data.path to it"
-        return [(("data", "dataset"), message, False)]
+        if data.path is None:
+            message = "dataset: arrays reads your own .npz: set data.path to it"
+            return [(("data", "dataset"), message, False)]
+        message = "dataset: arrays reads data.path: set source: path (or leave source out)"
+        return [(("data", "source"), message, False)]
     if data.dataset == "image_folder":
         return _image_folder(data)
     for key in ("image_size", "cache"):
