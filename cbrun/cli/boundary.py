@@ -16,10 +16,13 @@ def verbose_asked() -> bool:
     return any(arg in ("--verbose", "-v") for arg in sys.argv[1:])
 
 
-def handle(error: BaseException) -> int:
+def handle(error: BaseException, command: click.Command | None = None) -> int:
     """Say `error` on stderr (`report_failure`, `--verbose` from the command line); its
-    exit code."""
-    return report_failure(error, verbose_asked())
+    exit code. `command`: the one that failed (whether it offers `--verbose`)."""
+    offers = command is None or any(
+        "--verbose" in param.opts for param in command.params if isinstance(param, click.Option)
+    )
+    return report_failure(error, verbose_asked(), offers)
 
 
 def is_click_own(error: BaseException) -> bool:

@@ -42,7 +42,7 @@ class CbrunGroup(click.Group):
         except Exception as error:  # noqa: BLE001 - the one boundary (cli/boundary.py)
             if boundary.is_click_own(error):
                 raise
-            ctx.exit(boundary.handle(error))
+            ctx.exit(boundary.handle(error, self.commands.get(ctx.invoked_subcommand or "")))
 
 
 @click.group(cls=CbrunGroup, context_settings={"help_option_names": ["-h", "--help"]})

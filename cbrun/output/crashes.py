@@ -46,8 +46,9 @@ def write_crash_log(error: BaseException) -> Path | None:
     return path
 
 
-def report_failure(error: BaseException, verbose: bool = False) -> int:
-    """Say `error` on stderr as the module docstring describes; its exit code."""
+def report_failure(error: BaseException, verbose: bool = False, offers_verbose=True) -> int:
+    """Say `error` on stderr as the module docstring describes; its exit code.
+    `offers_verbose`: the command has a `--verbose` option, which the line then names."""
     say = lambda line: print(f"Error: {line}", file=sys.stderr, flush=True)  # noqa: E731
     if isinstance(error, CbrunError):
         for line in str(error).splitlines() or [type(error).__name__]:
@@ -60,7 +61,8 @@ def report_failure(error: BaseException, verbose: bool = False) -> int:
         said = str(error).splitlines()[0] if str(error) else ""
         where = f"the traceback is in {log}" if log else "the traceback could not be saved"
         name = type(error).__name__ + (f": {said}" if said else "")
-        say(f"unexpected {name} (a bug in cbrun: {where}; --verbose prints it)")
+        hint = "; --verbose prints it" if offers_verbose else ""
+        say(f"unexpected {name} (a bug in cbrun: {where}{hint})")
     if verbose:
         traceback.print_exception(type(error), error, error.__traceback__)
     return 1

@@ -58,6 +58,22 @@ def test_a_bug_is_one_line_naming_the_file_that_holds_its_traceback(tmp_path, mo
     assert "KeyError: 'surprise'" in log.read_text()
 
 
+def test_a_command_without_verbose_does_not_offer_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+
+    @click.group(cls=CbrunGroup)
+    def group():
+        pass
+
+    @group.command()
+    def quiet_one():
+        raise KeyError("x")
+
+    result = CliRunner().invoke(group, ["quiet-one"])
+    assert result.exit_code == 1 and "--verbose" not in result.stderr
+    assert "(a bug in cbrun: the traceback is in " in result.stderr
+
+
 def test_verbose_prints_the_traceback_too(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     monkeypatch.setattr("sys.argv", ["cbrun", "fail", "--verbose"])
