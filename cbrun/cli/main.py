@@ -103,8 +103,6 @@ def train(
     from cbrun import api
 
     modes.refuse_conflicts()
-    if quiet and verbose:
-        raise click.UsageError("--quiet and --verbose exclude each other")
     if runs_dir and run_dir:
         raise click.UsageError("give --runs-dir or --run-dir, not both")
     if config is None and resume is None:

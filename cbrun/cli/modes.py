@@ -28,9 +28,16 @@ REFUSED: dict[tuple[str, str, str], str] = {
     ("init", "--example", "--dataset"): "an example is a shipped config, copied as it is",
     ("init", "--example", "--callbacks"): "an example is a shipped config, copied as it is",
     ("runs", "FOLDER", "--runs-dir"): "FOLDER is the folder listed",
+    ("runs", "--json", "--wide"): "JSON holds every column",
+    ("train", "--quiet", "--log-every"): "--quiet prints no batch lines",
+    ("train", "--quiet", "--verbose"): "one asks for fewer lines, the other for more",
+    ("diff", "--json", "--md"): "give one output format",
+    ("diff", "--md", "--json"): "give one output format",
 }
 
 _MODES_TESTS = "tests/cli/test_modes.py"
+
+_QUIET = f"{_MODES_TESTS}::test_quiet_honours_every_other_option"
 
 # (command, mode, option) -> the test that asserts the option's effect in that mode.
 HONOURED: dict[tuple[str, str, str], str] = {
@@ -54,14 +61,38 @@ HONOURED: dict[tuple[str, str, str], str] = {
     "test_the_shipped_configs_are_package_data",
     ("runs", "FOLDER", "--json"): f"{_MODES_TESTS}::test_runs_folder_json_and_wide",
     ("runs", "FOLDER", "--wide"): f"{_MODES_TESTS}::test_runs_folder_json_and_wide",
+    ("runs", "--json", "FOLDER"): f"{_MODES_TESTS}::test_runs_folder_json_and_wide",
+    ("runs", "--json", "--runs-dir"): "tests/after/test_inference.py::"
+    "test_runs_lists_exactly_the_test_runs_newest_first",
+    ("train", "--quiet", "CONFIG"): _QUIET,
+    ("train", "--quiet", "--set"): _QUIET,
+    ("train", "--quiet", "--resume"): f"{_MODES_TESTS}::test_resume_log_every_and_quiet",
+    ("train", "--quiet", "--runs-dir"): _QUIET,
+    ("train", "--quiet", "--run-dir"): _QUIET,
+    ("train", "--quiet", "--name"): _QUIET,
+    (
+        "train",
+        "--quiet",
+        "--allow-plugin",
+    ): _QUIET,
+    ("train", "--quiet", "--track"): _QUIET,
+    ("diff", "--json", "A"): "tests/after/test_diff.py::"
+    "test_only_the_changed_key_with_its_set_origin_and_the_metric_deltas",
+    ("diff", "--json", "B"): "tests/after/test_diff.py::"
+    "test_only_the_changed_key_with_its_set_origin_and_the_metric_deltas",
+    ("diff", "--json", "--all"): f"{_MODES_TESTS}::test_diff_all_in_json_and_markdown",
+    ("diff", "--md", "A"): "tests/after/test_diff.py::test_it_reads_at_80_columns_and_in_markdown",
+    ("diff", "--md", "B"): "tests/after/test_diff.py::test_it_reads_at_80_columns_and_in_markdown",
+    ("diff", "--md", "--all"): f"{_MODES_TESTS}::test_diff_all_in_json_and_markdown",
 }
 
 # The commands with modes, and their modes: an option, or an argument in capitals.
 MODES: dict[str, tuple[str, ...]] = {
-    "train": ("--resume",),
     "sweep": ("--resume",),
     "init": ("--example",),
-    "runs": ("FOLDER",),
+    "runs": ("FOLDER", "--json"),
+    "train": ("--resume", "--quiet"),
+    "diff": ("--json", "--md"),
 }
 
 

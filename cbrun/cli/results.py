@@ -160,8 +160,7 @@ def diff(a, b, everything, as_json, as_markdown):
     epochs, duration and versions."""
     from cbrun.after import diff as diffing
 
-    if as_json and as_markdown:
-        raise click.UsageError("--json and --md exclude each other")
+    modes.refuse_conflicts()
     result = diffing.diff(a, b, everything=everything)
     if as_json:
         click.echo(json.dumps(result, indent=2))

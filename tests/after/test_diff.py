@@ -78,4 +78,4 @@ def test_what_is_neither_a_run_nor_a_config_is_one_line(two_runs, cli, tmp_path)
         result.stderr == f"Error: {tmp_path / 'nothing'}: neither a run folder nor a config file\n"
     )
     both = cli("diff", a, a, "--json", "--md")
-    assert both.exit_code == 2 and "--json and --md exclude each other" in both.stderr
+    assert both.exit_code == 2 and "--md cannot be given with --json" in both.stderr

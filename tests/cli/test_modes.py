@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import json
+import shutil
 from pathlib import Path
 
 import click
@@ -78,6 +79,7 @@ VALUES = {
     "--callbacks": "EarlyStopping",
     "--resume": "some-run",
     "--example": "early_stop",
+    "--log-every": "5",
 }
 
 
@@ -98,9 +100,16 @@ def test_each_refused_row_exits_2_naming_both_and_writes_nothing(key, tmp_path, 
     args = [command, *_given(mode, tmp_path / "listed"), *_given(option, tmp_path / "listed")]
     if command == "init":
         args.insert(1, "new.yaml")
+    if command == "diff":  # A and B are required
+        args[1:1] = [str(tmp_path / "listed"), str(tmp_path / "listed")]
     result = CliRunner().invoke(group, args)
     assert result.exit_code == 2, result.output
-    assert f"Error: {option} cannot be given with {mode}: {REFUSED[key]}" in result.stderr
+    # One line naming both (a symmetric pair may name them either way round) and why.
+    line = result.stderr.splitlines()[-1]
+    assert line.startswith("Error: ") and line.endswith(REFUSED[key]), result.stderr
+    assert f"{option} cannot be given with {mode}" in line or (
+        f"{mode} cannot be given with {option}" in line
+    )
     assert sorted(tmp_path.rglob("*")) == before
 
 
@@ -175,3 +184,40 @@ def test_runs_folder_json_and_wide(finished_run, cli, tmp_path):
     assert [(row["number"], row["objective"]) for row in rows] == [(0, 0.5)]
     table = cli("runs", sweep, "--wide")
     assert table.exit_code == 0 and "0.5000" in table.stdout and "complete" in table.stdout
+
+
+def test_quiet_honours_every_other_option(tiny_config, cli, tmp_path, monkeypatch):
+    pytest.importorskip("tensorboard")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "counter.py").write_text((ROOT / "tests/plugins/epoch_counter.py").read_text())
+    config = tiny_config(
+        """
+        fit: {batch_size: 32, epochs: 3, steps_per_epoch: 2}
+        callbacks: [{name: "counter:EpochCounter", args: {out: count.txt}}]
+        """
+    )
+    run = tmp_path / "exact"
+    options = ("--run-dir", run, "--name", "named", "--allow-plugin", "counter")
+    result = cli(
+        "train", config, "--quiet", *options, "--track", "tensorboard", "--set", "fit.epochs=2"
+    )
+    assert result.exit_code == 0, result.output
+    assert "epoch 1/2" not in result.stdout and "named: completed" in result.stdout
+    summary = json.loads((run / "summary.json").read_text())
+    assert (summary["name"], summary["epochs_run"]) == ("named", 2)
+    assert (tmp_path / "count.txt").read_text() == "2"
+    assert any((run / "tensorboard").rglob("events.out.tfevents.*"))
+    result = cli("train", config, "--quiet", "--runs-dir", tmp_path / "many", "--set",
+                 "fit.epochs=1", "--allow-plugin", "counter")  # fmt: skip
+    assert result.exit_code == 0 and len(list((tmp_path / "many").iterdir())) == 1
+
+
+def test_diff_all_in_json_and_markdown(finished_run, cli, tmp_path):
+    other = tmp_path / "other"
+    assert cli("train", "--resume", finished_run, "--set", "fit.epochs=2", "--quiet").exit_code == 0
+    shutil.copytree(finished_run, other)
+    changed = json.loads(cli("diff", finished_run, other, "--json").stdout)
+    every = json.loads(cli("diff", finished_run, other, "--json", "--all").stdout)
+    assert len(every["config"]) > len(changed["config"])
+    short = cli("diff", finished_run, other, "--md").stdout
+    assert len(cli("diff", finished_run, other, "--md", "--all").stdout) > len(short)
