@@ -64,7 +64,7 @@ def read_side(path: Path) -> Side:
         from cbrun.config.loading import load_config
 
         spec = load_config(path)
-        config = spec.model_dump(mode="json", by_alias=True)
+        config = yaml.safe_load(spec.to_yaml())  # as a run's config.yaml records it
         return Side(path.name, flatten(config), spec._origins)
     raise UsageError(f"{path}: neither a run folder nor a config file")
 

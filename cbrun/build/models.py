@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from cbrun.catalog.backbones import is_backbone
 from cbrun.catalog.models import INJECTED, OPTIMIZERS, installed_builders
 from cbrun.catalog.registry import Registry
 from cbrun.errors import UsageError
@@ -139,7 +140,7 @@ def build_optimizer(name: str, args: dict):
         raise UsageError(f"compile.optimizer: {cls.__name__}: {error}") from None
 
 
-def build_model(spec, input_shape, num_classes: int | None = 10, search_paths=()):
+def build_model(spec, input_shape, num_classes: int | None = 10, search_paths=(), say=None):
     """The uncompiled Keras model a `RunSpec` describes, and its optimizer.
 
     `model.name` is a built-in builder, or a plugin (`my_models:build_net`, allowed
@@ -148,6 +149,12 @@ def build_model(spec, input_shape, num_classes: int | None = 10, search_paths=()
     `keras.Model`.
     """
     name, args = spec.model.name, dict(spec.model.args)
+    if is_backbone(name):
+        from cbrun.build.backbones import build_backbone
+
+        model = build_backbone(spec, input_shape, num_classes, say)
+        optimizer = build_optimizer(spec.compile.optimizer.name, spec.compile.optimizer.args)
+        return model, optimizer
     builder = MODELS.get(name).load() if name in MODELS else _plugin_builder(spec, search_paths)
     from cbrun.build.plugin_failures import explained_failures
 

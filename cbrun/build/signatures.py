@@ -16,6 +16,7 @@ import sys
 from importlib import metadata
 
 from cbrun.build.models import MODELS
+from cbrun.catalog.backbones import BACKBONES, CBRUN_SETS
 from cbrun.catalog.callbacks import CBRUN, KERAS, UNAVAILABLE
 from cbrun.catalog.keras_table import TABLE as SIGNATURES
 from cbrun.catalog.keras_table import cache_path, describe_class, generate
@@ -63,7 +64,7 @@ def main(argv: list[str]) -> int:
         "generated_from": _versions(),
         "callbacks": _callbacks(),
         "models": _models(),
-        **generate(OPTIMIZERS.values()),
+        **generate(OPTIMIZERS.values(), BACKBONES, CBRUN_SETS),
     }
     text = json.dumps(generated, indent=1, sort_keys=True, default=repr) + "\n"
     if argv == ["--write"]:

@@ -208,9 +208,11 @@ def _metrics(keras) -> dict:
     return {"names": dict(sorted(metric_names.items())), "classes": metrics}
 
 
-def generate(optimizer_classes) -> dict:
+def generate(optimizer_classes, applications=(), application_sets=()) -> dict:
     """Every Keras section of the table, from the live Keras (imports it): the optimizers
-    named by `optimizer_classes`, and every schedule, loss, metric and layer."""
+    named by `optimizer_classes`, the `keras.applications` constructors named by
+    `applications` (without the arguments in `application_sets`, which cbrun sets), and
+    every schedule, loss, metric and layer."""
     keras = load_keras()
 
     optimizers = {
@@ -232,7 +234,12 @@ def generate(optimizer_classes) -> dict:
         and name != "FlaxLayer"
     }
     base_layer = describe_class(keras.layers.Layer, skip=("activity_regularizer",))
+    backbones = {
+        name: describe_class(getattr(keras.applications, name), skip=tuple(application_sets))
+        for name in sorted(applications)
+    }
     return {
+        "applications": backbones,
         "optimizers": optimizers,
         "schedules": schedules,
         "losses": losses,

@@ -49,6 +49,7 @@ KINDS = {
     "loss": ("losses", "classes"),
     "metric": ("metrics", "classes"),
     "layer": ("layers",),
+    "backbone": ("applications",),
 }
 
 

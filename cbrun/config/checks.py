@@ -16,6 +16,7 @@ from pathlib import Path, PurePosixPath
 
 from pydantic import BaseModel
 
+from cbrun.catalog.backbones import BACKBONES, is_backbone
 from cbrun.catalog.callbacks import PATH_ARGUMENTS, callback_registry
 from cbrun.catalog.datasets import AUGMENT_LAYERS, array_headers
 from cbrun.catalog.images import folder_problems
@@ -24,6 +25,7 @@ from cbrun.catalog.models import OPTIMIZERS, installed_builders, model_names
 from cbrun.catalog.registry import did_you_mean, is_plugin, plugin_refusal
 from cbrun.catalog.schedules import schedule_problems
 from cbrun.config import arguments
+from cbrun.config.backbone_checks import backbone_problems
 from cbrun.config.paths import suggest_path
 from cbrun.config.shapes import init_from_problems, shape_problems
 from cbrun.config.tracking import tracking_problems
@@ -178,17 +180,16 @@ def _paths_and_schedule(path: tuple, args: dict) -> list[Found]:
 def _model(spec) -> list[Found]:
     name = spec.model.name
     models = model_names()
+    found = backbone_problems(spec)  # a backbone's, or the backbone-only keys elsewhere
+    if is_backbone(name):
+        return found
     if is_plugin(name, models) or name in installed_builders():
-        return []  # a builder plugin: allowed or not before import, checked once loaded
+        return found  # a builder plugin: allowed or not before import, checked once loaded
     if name not in models:
-        return [
-            (
-                ("model", "name"),
-                f"unknown model '{name}'{did_you_mean(name, models)}",
-                False,
-            )
-        ]
-    found = [
+        known = [*models, *BACKBONES]
+        message = f"unknown model '{name}'{did_you_mean(name, known)}"
+        return [(("model", "name"), message, False)]
+    found += [
         (("model", "args") + sub, message, key)
         for sub, message, key in arguments.arguments_problems("model", name, spec.model.args)
     ]

@@ -10,6 +10,7 @@ from typing import Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from cbrun.catalog.backbones import BACKBONES
 from cbrun.catalog.keras_table import table
 from cbrun.catalog.models import OPTIMIZERS, model_names
 from cbrun.config.arguments import args_model, records
@@ -89,6 +90,15 @@ def json_schema() -> dict:
         )
         for name in model_names()
     ]
+    backbones = [
+        create_model(
+            f"{name}Model",
+            __base__=ModelSpec,
+            name=(Literal[name], ...),
+            args=(args_model("backbone", name), {}),
+        )
+        for name in BACKBONES
+    ]
     compile_section = create_model(
         "CompileSpec",
         __base__=CompileSpec,
@@ -99,7 +109,7 @@ def json_schema() -> dict:
     spec = create_model(
         "RunSpec",
         __base__=RunSpec,
-        model=(_union([*models, plugin_model]), ...),
+        model=(_union([*models, *backbones, plugin_model]), ...),
         compile=(compile_section, ...),
         callbacks=(list[callbacks], []),
     )

@@ -17,6 +17,7 @@ import re
 import string
 from pathlib import Path
 
+from cbrun.catalog.backbones import is_backbone
 from cbrun.catalog.datasets import array_headers, names_in
 from cbrun.catalog.images import folder_classes
 from cbrun.catalog.keras_table import table
@@ -165,7 +166,7 @@ def _output_units(spec, classes: int | None) -> int | None:
     """How many outputs the model has, where the config alone says."""
     if spec.model.name == "linear":
         return 1
-    if spec.model.name in _PER_CLASS_OUTPUT:
+    if spec.model.name in _PER_CLASS_OUTPUT or is_backbone(spec.model.name):
         return classes
     layers = spec.model.args.get("layers") if spec.model.name == "sequential" else None
     last = layers[-1] if isinstance(layers, list) and layers else None

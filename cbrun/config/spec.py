@@ -19,6 +19,7 @@ from pydantic import (
     model_validator,
 )
 
+from cbrun.catalog.backbones import is_backbone
 from cbrun.catalog.limits import (
     DAY,
     MAX_BATCH,
@@ -104,14 +105,28 @@ class DataSpec(_Section):
         return self
 
 
+class HeadSpec(_Section):
+    """What cbrun puts on a `keras.applications` backbone: pooling, dropout, then
+    Dense(num_classes) with a softmax."""
+
+    pooling: Literal["avg", "max"] = "avg"
+    dropout: float = Field(0.2, ge=0.0, lt=1.0)
+
+
 class ModelSpec(_Section):
-    """A registered model builder and its arguments."""
+    """A registered model builder, or a `keras.applications` backbone, and its arguments."""
 
     name: str
     args: dict[str, Any] = {}
     # A finished run folder whose model.keras weights this run starts from (fine-tuning):
     # the same model and data shape, checked before TensorFlow (cbrun/config/shapes.py).
     init_from: str | None = None
+    # Backbones only (cbrun/catalog/backbones.py): the backbone's starting weights
+    # (imagenet, null, a .weights.h5 file, or a run folder that trained the same backbone),
+    # whether it starts frozen, and the head cbrun adds.
+    weights: str | None = None
+    freeze: bool = False
+    head: HeadSpec = HeadSpec()
 
 
 class OptimizerSpec(_Section):
@@ -343,6 +358,9 @@ class RunSpec(_Section):
         data = self.model_dump(mode="json", by_alias=True)
         if isinstance(self.fit.class_weight, dict):  # JSON made its class ids strings
             data["fit"]["class_weight"] = dict(self.fit.class_weight)
+        if not is_backbone(self.model.name):  # the backbone-only keys mean nothing here
+            for key in ("weights", "freeze", "head"):
+                data["model"].pop(key, None)
         if data.get("sweep"):
             # Only what is set: a dimension's one kind; a pruner's bounds when it has them.
             sweep = data["sweep"]

@@ -234,7 +234,7 @@ def _build(spec, run, source, dataset, strategy, cluster, sink, search_paths):
     built = spec if checkpoint is None else resuming.without_init_from(spec)
     with strategy.scope():
         model, optimizer = build_model(
-            built, dataset.x_train.shape[1:], dataset.num_classes, search_paths
+            built, dataset.x_train.shape[1:], dataset.num_classes, search_paths, sink.line
         )
     if cluster is not None:
         adapt_for_multi_worker(model, strategy)
