@@ -38,6 +38,7 @@ CBRUN = {
     "EarlyStoppingAtMinLoss": "cbrun.build.callbacks.early_stopping:EarlyStoppingAtMinLoss",
     "ScheduledLearningRate": "cbrun.build.callbacks.lr_schedule:ScheduledLearningRate",
     "CustomCallback": "cbrun.build.callbacks.tracing:CustomCallback",
+    "UnfreezeBackbone": "cbrun.build.callbacks.unfreeze_backbone:UnfreezeBackbone",
 }
 UNAVAILABLE = {
     "BackupAndRestore": "cbrun makes every run resumable itself (cbrun train --resume RUN_DIR), "

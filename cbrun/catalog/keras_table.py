@@ -60,6 +60,9 @@ TYPES = {
     "pool_size": ["integer", "array"],
     "strides": ["integer", "array", "null"],
     "target_shape": ["array"],
+    # UnfreezeBackbone's (cbrun/build/callbacks/unfreeze_backbone.py)
+    "at_epoch": ["integer"],
+    "layers": ["integer", "string"],
 }
 # The callbacks' monitor direction. Applied only where the default is one of them:
 # RandomFlip's `mode` (horizontal, vertical, ...) shares the name, not the values.

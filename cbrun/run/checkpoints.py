@@ -193,6 +193,21 @@ def restore_model(checkpoint: Checkpoint, model) -> None:
     random.setstate((version, tuple(internal), gauss))
 
 
+def prepare_model(checkpoint: Checkpoint, callbacks, model) -> None:
+    """Before the checkpoint's variables are restored: each callback that changed the model
+    itself (`prepare_model(model, state)`: UnfreezeBackbone unfroze and recompiled it) sets
+    it as it was when the checkpoint was taken, so the optimizer's state meets the same
+    variables."""
+    saved = checkpoint.state.get("callback_states") or []
+    for index, callback in enumerate(callbacks):
+        if not hasattr(callback, "prepare_model") or index >= len(saved):
+            continue
+        if saved[index]["class"] != type(callback).__name__:
+            continue
+        state = callback_state.decode(saved[index]["state"], checkpoint.arrays, f"callback{index}/")
+        callback.prepare_model(model, state)
+
+
 def restore_callbacks(checkpoint: Checkpoint, callbacks, warn) -> None:
     """Set each callback's saved state back (call after its `on_train_begin`)."""
     saved = checkpoint.state.get("callback_states")

@@ -247,6 +247,7 @@ def _build(spec, run, source, dataset, strategy, cluster, sink, search_paths):
         compile_model(spec, model, optimizer, spe)
     if checkpoint is not None:
         with strategy.scope():
+            checkpoints.prepare_model(checkpoint, [cb for cb, _ in callbacks], model)
             checkpoints.restore_model(checkpoint, model)
     return model, callbacks, checkpoint, spe, why
 
