@@ -56,12 +56,16 @@ step "examples/own_data/make_data.py"
 "$PY" examples/own_data/make_data.py examples/own_data/digits5.npz >/dev/null
 step "examples/own_images/make_images.py"
 "$PY" examples/own_images/make_images.py >/dev/null
+step "examples/transfer/make_images.py"
+"$PY" examples/transfer/make_images.py >/dev/null
 export XDG_CACHE_HOME="$OUT/cache" # the image folder's decoded cache stays in the smoke's folder
 # What `cbrun init` writes trains in lane b, with the shipped configs.
 step "init"
 "$CBRUN" init "$OUT/first.yaml" --model cnn --callbacks EarlyStopping >/dev/null
 has "$OUT/cbrun.schema.json"
 "$CBRUN" init "$OUT/example.yaml" --example early_stop >/dev/null
+"$CBRUN" init "$OUT/backbone.yaml" --model MobileNetV3Small --dataset image_folder >/dev/null
+has "$OUT/backbone_images/0/000.png"
 cmp -s "$OUT/example.yaml" configs/early_stop.yaml || fail "init --example is not the shipped config"
 # Two lanes side by side, one per core: most of a step is `import tensorflow` in a process
 # of its own, so two lanes nearly halve the wait. Lane a trains the early-stop run, reads
@@ -95,6 +99,16 @@ lane_a() {
   step "plot $run"
   "$CBRUN" plot "$run" -o "$OUT/curves.png" >/dev/null
   has "$OUT/curves.png"
+  # A keras.applications backbone: the head on the frozen backbone, fine-tuned from epoch 2
+  # (UnfreezeBackbone), then exported and verified in all three formats.
+  step "train examples/transfer/transfer.yaml (fine-tunes at epoch 2), export it"
+  tuned="$OUT/transfer"
+  "$CBRUN" train examples/transfer/transfer.yaml --run-dir "$tuned" --set fit.epochs=2 \
+    --set fit.steps_per_epoch=2 >"$OUT/transfer.log"
+  check_run "$tuned"
+  grep -q "epoch 2: UnfreezeBackbone made" "$OUT/transfer.log" || fail "no unfreeze line"
+  "$CBRUN" export "$tuned" --format saved_model --format onnx --format litert \
+    -o "$OUT/transfer-export" >/dev/null || fail "the fine-tuned backbone's export did not verify"
 
   # 3. The commands that answer before TensorFlow, and a mistake's one line.
   step "train --runs-dir under /sys (read-only: refused before anything, exit 2)"
@@ -153,8 +167,9 @@ lane_a() {
 lane_b() {
   LANE="[b] "
   configs=()
-  for config in configs/*.yaml examples/*/*.yaml "$OUT/first.yaml"; do
-    [ "$config" = configs/early_stop.yaml ] || configs+=("$config")
+  for config in configs/*.yaml examples/*/*.yaml "$OUT/first.yaml" "$OUT/backbone.yaml"; do
+    # early_stop and the transfer example train in lane a (the latter to its fine-tuning)
+    case $config in configs/early_stop.yaml | examples/transfer/*) ;; *) configs+=("$config") ;; esac
   done
   step "train (Python API) ${configs[*]}"
   "$PY" - "$OUT/train" "${configs[@]}" <<'PYTHON' >/dev/null

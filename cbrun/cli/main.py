@@ -343,17 +343,19 @@ def trace(config, batches, overrides, runs_dir, allow_plugins, verbose):
 @click.argument("path", type=click.Path(path_type=Path), default="cbrun.yaml", required=False)
 @click.option(
     "--model",
-    type=click.Choice(["linear", "mlp", "cnn"]),
+    metavar="NAME",
     default="mlp",
     show_default=True,
-    help="The built-in model to start from.",
+    help="The model to start from: linear, mlp, cnn, or a keras.applications architecture "
+    "(MobileNetV3Small, ResNet50, ...: transfer learning, with --dataset image_folder).",
 )
 @click.option(
     "--dataset",
-    type=click.Choice(["mnist", "fashion_mnist", "arrays"]),
+    type=click.Choice(["mnist", "fashion_mnist", "arrays", "image_folder"]),
     default="mnist",
     show_default=True,
-    help="The data (arrays: also writes PATH_arrays.npz from the bundled sample).",
+    help="The data (arrays: also writes PATH_arrays.npz from the bundled sample; "
+    "image_folder: PATH_images/, RGB PNG files of three digits).",
 )
 @click.option("--callbacks", metavar="NAME,...", default="", help="Callbacks by name.")
 @click.option("--example", metavar="NAME", help="A copy of a shipped config instead.")

@@ -50,3 +50,35 @@ def test_the_shipped_configs_are_package_data(tmp_path, cli):
     assert cli("validate", tmp_path / "e.yaml").exit_code == 0
     wrong = cli("init", tmp_path / "f.yaml", "--example", "nope")
     assert wrong.exit_code == 2 and "--example nope: one of " in wrong.stderr
+
+
+def test_a_backbone_on_an_image_folder_is_transfer_learning_that_validates(tmp_path, cli):
+    from PIL import Image
+
+    from cbrun.config.loading import load_config
+
+    path = tmp_path / "tl.yaml"
+    result = cli("init", path, "--model", "MobileNetV3Small", "--dataset", "image_folder")
+    assert result.exit_code == 0, result.output
+    images = tmp_path / "tl_images"
+    assert sorted(p.name for p in images.iterdir()) == ["0", "1", "2"]
+    with Image.open(images / "2" / "000.png") as image:
+        assert (image.size, image.mode) == ((32, 32), "RGB")
+    spec = load_config(path)
+    assert (spec.model.name, spec.model.freeze, spec.data.dataset) == (
+        "MobileNetV3Small",
+        True,
+        "image_folder",
+    )
+    assert [c.name for c in spec.callbacks] == ["UnfreezeBackbone"]
+
+
+def test_a_backbone_needs_an_image_folder_and_a_known_name(tmp_path, cli):
+    result = cli("init", tmp_path / "a.yaml", "--model", "ResNet50")
+    assert result.exit_code == 2
+    assert "--model ResNet50 needs images of at least 32x32: give --dataset image_folder" in (
+        result.stderr
+    )
+    result = cli("init", tmp_path / "b.yaml", "--model", "ResNet5O", "--dataset", "image_folder")
+    assert result.exit_code == 2 and "(did you mean 'ResNet50'?)" in result.stderr
+    assert not any(tmp_path.iterdir())
