@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test smoke lint bench bench-sweep bench-tracking bench-tracking-faults bench-data signatures sample clean
+.PHONY: install run test smoke lint bench bench-sweep bench-tracking bench-tracking-faults bench-images bench-data signatures sample clean
 
 install: $(STAMP)
 
@@ -46,6 +46,11 @@ bench: install
 # Training speed with --track tensorboard --track mlflow against without.
 bench-tracking: install
 	$(BIN)/python bench/tracking.py --rounds 4
+
+# P9: MobileNetV3Small on 5,000 RGB PNG files at 96x96, cbrun against a plain script
+# (image_dataset_from_directory, uncached and with .cache()).
+bench-images: install
+	$(BIN)/python bench/images.py --rounds 3
 
 # A tracking store that is down or never answers, against no tracking (issue 37).
 bench-tracking-faults: install
