@@ -97,10 +97,14 @@ def _is_run_folder(weights) -> bool:
 
 def _construct(keras, name: str, kwargs: dict):
     """The Keras constructor; its refusals, and a failed ImageNet download, as one line."""
+    weights = kwargs.get("weights")
     try:
         return getattr(keras.applications, name)(**kwargs)
     except (TypeError, ValueError) as error:
-        raise UsageError(f"model: {name}: {str(error).splitlines()[0]}") from None
+        said = str(error).splitlines()[0]
+        if weights not in (None, "imagenet"):
+            raise UsageError(f"model.weights: {weights} does not fit {name} ({said})") from None
+        raise UsageError(f"model: {name}: {said}") from None
     except Exception as error:  # noqa: BLE001 - Keras's get_file raises a bare Exception
         found = re.search(r"https?://\S+?\.h5", str(error))
         if kwargs.get("weights") != "imagenet" or found is None:

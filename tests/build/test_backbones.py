@@ -151,6 +151,28 @@ def test_train_then_start_another_model_from_its_backbone_frozen(images, cli, tm
         np.testing.assert_array_equal(a, b)
 
 
+def test_a_weights_file_is_loaded_and_one_of_another_architecture_is_one_line(images, tmp_path):
+    import keras
+
+    from cbrun.build.models import build_model
+    from cbrun.errors import UsageError
+
+    source = keras.applications.MobileNetV3Small(
+        include_top=False, weights=None, input_shape=(32, 32, 3), alpha=0.75, minimalistic=True
+    )
+    weights = tmp_path / "small.weights.h5"
+    source.save_weights(weights)
+    spec = load_config(_config(images, **{"model.weights": str(weights)}))
+    model, _ = build_model(spec, (32, 32, 3), 3)
+    for a, b in zip(source.get_weights(), model.get_layer("backbone").get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    other = load_config(_config(images, **{"model.weights": str(weights), "model.args": {}}))
+    with pytest.raises(
+        UsageError, match=f"^model.weights: {weights} does not fit MobileNetV3Small"
+    ):
+        build_model(other, (32, 32, 3), 3)
+
+
 def test_grayscale_images_are_repeated_to_rgb_and_said(images):
     from cbrun.build.models import build_model
 
