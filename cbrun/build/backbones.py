@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -98,11 +99,15 @@ def _is_run_folder(weights) -> bool:
 def _construct(keras, name: str, kwargs: dict):
     """The Keras constructor; its refusals, and a failed ImageNet download, as one line."""
     weights = kwargs.get("weights")
+    from_file = weights not in (None, "imagenet")
     try:
-        return getattr(keras.applications, name)(**kwargs)
-    except (TypeError, ValueError) as error:
+        with warnings.catch_warnings():
+            if from_file:  # Keras warns, and keeps fresh weights, where a file does not fit
+                warnings.simplefilter("error", UserWarning)
+            return getattr(keras.applications, name)(**kwargs)
+    except (TypeError, ValueError, UserWarning) as error:
         said = str(error).splitlines()[0]
-        if weights not in (None, "imagenet"):
+        if from_file:
             raise UsageError(f"model.weights: {weights} does not fit {name} ({said})") from None
         raise UsageError(f"model: {name}: {said}") from None
     except Exception as error:  # noqa: BLE001 - Keras's get_file raises a bare Exception
