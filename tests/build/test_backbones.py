@@ -133,14 +133,21 @@ def test_the_preprocessing_layers_equal_kerass_preprocess_input(mode, module):
     np.testing.assert_allclose(model.predict(pixels, verbose=0), theirs, rtol=1e-5, atol=1e-4)
 
 
-def test_train_then_start_another_model_from_its_backbone_frozen(images, cli, tmp_path):
+def test_a_run_folders_backbone_starts_another_model_frozen(images, tmp_path):
+    """A run folder as `model.weights` (make smoke trains the example end to end; here the
+    folder is what a run leaves: its config.yaml and a model.keras that loads in safe mode)."""
     import keras
 
     from cbrun.build.models import build_model
 
     first = tmp_path / "first"
-    result = cli("train", _config(images), "--run-dir", first, "--quiet")
-    assert result.exit_code == 0, result.output
+    first.mkdir()
+    spec = load_config(_config(images))
+    built, _ = build_model(spec, (32, 32, 3), 3)
+    for variable in built.get_layer("backbone").trainable_variables[:3]:  # not the fresh init
+        variable.assign(variable + 0.5)
+    built.save(first / "model.keras")
+    (first / "config.yaml").write_text(spec.to_yaml())
     trained = keras.models.load_model(first / "model.keras", safe_mode=True)
     assert {"head_pool", "head_dropout", "head_output"} <= {layer.name for layer in trained.layers}
     tuned = load_config(_config(images, **{"model.weights": str(first), "model.freeze": True}))

@@ -354,7 +354,10 @@ def prepared(tmp_path_factory) -> Path:
     state = {"objective": {"monitor": "loss", "mode": "min"}, "trials": [trial]}
     (work / "sweep" / "sweep.json").write_text(json.dumps(state))
     api.train(_config(work), run_dir=_run(work), quiet=True, track=["tensorboard"])
-    api.train(work / "images.yaml", runs_dir=work / "runs3", quiet=True)
+    from cbrun.config.loading import load_config
+    from cbrun.data.images import load_image_folder
+
+    load_image_folder(load_config(work / "images.yaml").data, 0, lambda line: None)  # the cache
     # A finished run keeps its newest checkpoint (to continue with more epochs).
     assert len(_newest_checkpoints(work)) == 2 and (work / "cache").is_dir()
     return work

@@ -29,7 +29,7 @@ from hypothesis_jsonschema import from_schema  # noqa: E402
 
 from tests.conftest import TINY  # noqa: E402
 
-EXAMPLES = 200
+EXAMPLES = 150
 # The sections generated from the schema itself (the rest: see the module docstring).
 SCHEMA_SECTIONS = (
     "name", "seed", "deterministic", "data", "fit", "evaluate", "logging", "output",

@@ -70,12 +70,25 @@ def test_the_top_layers_are_unfrozen_and_batch_normalization_stays_frozen():
     ]
 
 
-@pytest.mark.parametrize("kill", [1, 3], ids=["killed before the unfreeze", "killed after it"])
-def test_a_killed_run_resumes_to_the_uninterrupted_run(kill, tmp_path, cli, monkeypatch):
-    straight = _work(tmp_path / "straight", kill=-1)
-    done = cli("train", straight, "--run-dir", straight.parent / "run")
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory) -> Path:
+    """The run both killed runs are compared with (trained once, in this process)."""
+    from click.testing import CliRunner
+
+    from cbrun.cli.main import cli
+
+    straight = _work(tmp_path_factory.mktemp("unfreeze") / "straight", kill=-1)
+    run = straight.parent / "run"
+    done = CliRunner().invoke(cli, ["train", str(straight), "--run-dir", str(run)])
     assert done.exit_code == 0, done.output
     assert "epoch 3: UnfreezeBackbone made 2 backbone layers trainable" in done.stdout
+    return run
+
+
+@pytest.mark.parametrize("kill", [1, 3], ids=["killed before the unfreeze", "killed after it"])
+def test_a_killed_run_resumes_to_the_uninterrupted_run(
+    kill, uninterrupted, tmp_path, cli, monkeypatch
+):
     config = _work(tmp_path / "killed", kill=kill)
     run = config.parent / "run"
     killed = run_cbrun("train", config, "--run-dir", run)
@@ -84,7 +97,7 @@ def test_a_killed_run_resumes_to_the_uninterrupted_run(kill, tmp_path, cli, monk
     resumed = cli("train", "--resume", run)
     assert resumed.exit_code == 0, resumed.output
     assert f"resuming {run} at epoch {kill + 1}/4" in resumed.stdout
-    base = straight.parent / "run"
+    base = uninterrupted
     assert (run / "history.csv").read_text() == (base / "history.csv").read_text()
     ours = keras.models.load_model(run / "model.keras", safe_mode=True)
     theirs = keras.models.load_model(base / "model.keras", safe_mode=True)
