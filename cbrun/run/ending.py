@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cbrun.errors import NonFiniteLossError
-from cbrun.output.rundir import SUMMARY, TRACE
+from cbrun.output.rundir import MODEL, SUMMARY, TRACE
 from cbrun.output.summary import RunStatus, Summary, summary_table
 from cbrun.run import checkpoints
 
@@ -78,6 +78,9 @@ def report(training, recorder, status: RunStatus) -> TrainResult:
             f"loss became {loss} at epoch {epoch + 1}, {steps}; training stopped, no "
             f"model was saved, {kept}"
         )
-    if status in (RunStatus.INTERRUPTED, RunStatus.TERMINATED) and checkpoints.available(run.path):
+    # Without a checkpoint too, when the model was saved: the folder stays and --resume
+    # starts it again from the first epoch (with neither, the runner removes it).
+    kept = checkpoints.available(run.path) or run.file(MODEL).exists()
+    if status in (RunStatus.INTERRUPTED, RunStatus.TERMINATED) and kept:
         sink.line(f"{status.value}: continue with: cbrun train --resume {run.path}", always=True)
     return TrainResult(run.path, status, summary, status.exit_code, tracer)

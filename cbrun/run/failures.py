@@ -97,7 +97,9 @@ def _what_tensorflow_said(exc) -> str:
 
 
 def nothing_to_resume(path: Path, chief: bool = True) -> bool:
-    """A run folder that holds no finished epoch (no checkpoint) and no model."""
+    """A run folder that holds no finished epoch (no checkpoint) and no model: a run
+    stopped by one Ctrl-C in its first epoch saved its model and ends `interrupted`, and
+    keeps its folder (`--resume` starts it from the first epoch; a sweep resumes it)."""
     from cbrun.run import checkpoints
 
     return chief and not checkpoints.available(path) and not (path / MODEL).exists()
