@@ -28,11 +28,29 @@ from cbrun.tensorflow_loader import load_keras
 def open_run(target: Path, overrides=(), *, finished: bool = True) -> tuple[RunDir, RunSpec]:
     """A finished run folder and its saved config (with `--set` overrides applied)."""
     run = RunDir.open(target, finished=finished)
-    return run, load_config(run.file(CONFIG), list(overrides))
+    # Its model.keras holds the weights: where they first came from is not read again.
+    return run, load_config(run.file(CONFIG), list(overrides), resuming=True)
+
+
+# What `evaluate` reads of a config; a --set elsewhere would change nothing, so it is refused.
+EVALUATE_READS = ("data", "evaluate", "callbacks", "plugins", "plugin_paths", "seed", "logging")
+
+
+def refuse_unread(overrides) -> None:
+    """A `--set KEY=VALUE` whose key `evaluate` does not read is one line, not ignored."""
+    for item in overrides:
+        key = item.partition("=")[0].strip()
+        top = key.split(".")[0].split("[")[0]
+        if top and top not in EVALUATE_READS and "=" in item:
+            raise UsageError(
+                f"--set {item}: evaluate does not read {top} (the model is the saved one); "
+                f"it reads {', '.join(EVALUATE_READS)}"
+            )
 
 
 def evaluation_target(target: Path, overrides, model):
     """A run folder (its config and model) or a config file (then --model is needed)."""
+    refuse_unread(overrides)
     looks_like_config = target.is_file() or target.suffix in (".yaml", ".yml")
     if not looks_like_config:
         run, spec = open_run(target, overrides, finished=model is None)

@@ -21,10 +21,12 @@ def backbone_problems(spec) -> list:
     other model, the backbone-only keys it sets."""
     model = spec.model
     if not is_backbone(model.name):
+        # Set to something other than the default (a copy made with `weights: None` is fine).
+        defaults = type(model).model_fields
         return [
             (("model", key), f"only for keras.applications backbones, not {model.name}", True)
             for key in BACKBONE_ONLY
-            if key in model.model_fields_set
+            if getattr(model, key) != defaults[key].default
         ]
     found = []
     args = dict(model.args) if isinstance(model.args, dict) else model.args

@@ -383,13 +383,15 @@ def named_problems(
     them): a check or rule that reads one is skipped, every other one runs. A cross-field
     rule also skips what a problem found here already names (a callback unknown, a
     loss misspelled), so one mistake is said once. A run `resuming` from its own
-    checkpoint never reads `model.init_from` again: it is not checked."""
+    checkpoint (or a finished run's own config, its model saved) never reads
+    `model.init_from` or a backbone's `model.weights` again: they are not checked."""
     from cbrun.config.rules import cross_field_problems
 
     found = []
+    if resuming:  # the weights' sources are not read again (run/resume.without_sources)
+        update = {"init_from": None, "weights": None}
+        spec = spec.model_copy(update={"model": spec.model.model_copy(update=update)})
     for check, needs in _CHECKS:
-        if resuming and check is init_from_problems:
-            continue
         if not needs & broken:
             found += check(spec)
     found += _plugins(spec, allow_plugins)

@@ -32,10 +32,12 @@ def absolute_paths(spec: RunSpec) -> RunSpec:
     return spec
 
 
-def without_init_from(spec: RunSpec) -> RunSpec:
-    """`spec` building its model from scratch: a resumed run's checkpoint holds every
-    weight, and the `model.init_from` folder may be gone since."""
-    return spec.model_copy(update={"model": spec.model.model_copy(update={"init_from": None})})
+def without_sources(spec: RunSpec) -> RunSpec:
+    """`spec` building its model without reading where its weights came from: a resumed
+    run's checkpoint holds every weight, and the `model.init_from` folder or the backbone's
+    `model.weights` (a file, a run folder, ImageNet's download) may be gone since."""
+    update = {"init_from": None, "weights": None}
+    return spec.model_copy(update={"model": spec.model.model_copy(update=update)})
 
 
 def differences(old, new, path=()) -> list[str]:

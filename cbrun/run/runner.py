@@ -229,9 +229,9 @@ def _build(spec, run, source, dataset, strategy, cluster, sink, search_paths):
     checkpoint = None
     if source is not None:
         checkpoint = checkpoints.load_latest(source.path, sink.line)
-    # A run resumed from its own checkpoint holds every weight: `model.init_from` (which
-    # may be gone since) is not read again.
-    built = spec if checkpoint is None else resuming.without_init_from(spec)
+    # A run resumed from its own checkpoint holds every weight: `model.init_from` and the
+    # backbone's `model.weights` (which may be gone since) are not read again.
+    built = spec if checkpoint is None else resuming.without_sources(spec)
     with strategy.scope():
         model, optimizer = build_model(
             built, dataset.x_train.shape[1:], dataset.num_classes, search_paths, sink.line

@@ -104,8 +104,8 @@ def test_a_backbone_config_is_checked_before_tensorflow(changes, message, images
 
 
 def test_backbone_keys_elsewhere_and_data_it_cannot_take_are_refused(images):
-    mlp = _config(images, **{"model.name": "mlp", "model.args": {}, "model.freeze": True,
-                             "model.weights": None, "model.head": {}})  # fmt: skip
+    elsewhere = {"model.freeze": True, "model.weights": "imagenet", "model.head": {"dropout": 0.5}}
+    mlp = _config(images, **{"model.name": "mlp", "model.args": {}, **elsewhere})
     assert sorted(_problems(mlp)) == sorted(
         f"model.{key}: only for keras.applications backbones, not mlp" for key in BACKBONE_ONLY
     )

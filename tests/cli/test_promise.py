@@ -206,3 +206,26 @@ def test_init_in_a_sub_folder_prints_a_command_that_works(cli, tmp_path, monkeyp
     assert result.exit_code == 0 and result.stdout.rstrip().endswith("cbrun train sub/a.yaml")
     assert "path: sub/a_arrays.npz" in (tmp_path / "sub" / "a.yaml").read_text()
     assert cli("validate", "sub/a.yaml").exit_code == 0
+
+
+def test_evaluate_refuses_a_set_it_would_ignore(tiny_config, cli, tmp_path):
+    run = tmp_path / "run"
+    config = tiny_config("fit: {batch_size: 32, epochs: 1, steps_per_epoch: 1}")
+    assert cli("train", config, "--run-dir", run, "--quiet").exit_code == 0
+    line = _one_error(cli("evaluate", run, "--set", "model.name=mlp"))
+    assert line.startswith("Error: --set model.name=mlp: evaluate does not read model")
+    assert not (run / "evaluate.json").exists()
+    assert cli("evaluate", run, "--set", "evaluate.steps=1", "--json").exit_code == 0
+
+
+def test_a_fine_tuned_run_is_evaluated_after_its_source_is_gone(tiny_config, cli, tmp_path):
+    base = tiny_config("fit: {batch_size: 32, epochs: 1, steps_per_epoch: 1}")
+    source, tuned = tmp_path / "source", tmp_path / "tuned"
+    assert cli("train", base, "--run-dir", source, "--quiet").exit_code == 0
+    started = cli(
+        "train", base, "--run-dir", tuned, "--quiet", "--set", f"model.init_from={source}"
+    )
+    assert started.exit_code == 0, started.output
+    shutil.rmtree(source)
+    assert cli("evaluate", tuned, "--json").exit_code == 0
+    assert cli("predict", tuned, "--json", "-n", "2").exit_code == 0
