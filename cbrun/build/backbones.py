@@ -67,11 +67,12 @@ def build_backbone(spec, input_shape, num_classes: int | None, say=None):
             say(f"model: grayscale images repeated to 3 channels for {name}")
     x = preprocessing(keras, family.preprocessing, x)
     kwargs = dict(model.args, include_top=False, input_shape=(height, width, 3))
-    kwargs["name"] = BACKBONE_LAYER
     kwargs["weights"] = model.weights if not _is_run_folder(model.weights) else None
     if family.preprocessing == "include":
         kwargs["include_preprocessing"] = True
     backbone = _construct(keras, name, kwargs)
+    # Renamed once made: ConvNeXt and EfficientNet name their ImageNet file after `name`.
+    backbone.name = BACKBONE_LAYER
     if _is_run_folder(model.weights):
         _weights_from_run(backbone, Path(model.weights))
     backbone.trainable = not model.freeze

@@ -72,3 +72,39 @@ CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
 
 def is_backbone(name: str) -> bool:
     return name in BACKBONES
+
+
+# Where Keras downloads ImageNet weights from, and keeps them (`$KERAS_HOME/models`).
+WEIGHTS_HOST = ("storage.googleapis.com", 443)
+_NOTOP = "_weights_tf_dim_ordering_tf_kernels_notop.h5"
+_SIZES = {"MobileNet": (128, 160, 192, 224), "MobileNetV2": (96, 128, 160, 192, 224)}
+
+
+def imagenet_file(name: str, args: dict, size: int | None) -> str | None:
+    """The file Keras 3.15 downloads for `name`'s ImageNet weights without the top (as its
+    `keras/src/applications/` names it), for the constructor `args` and square image
+    `size`; None where it cannot be told before Keras runs."""
+    family = BACKBONES[name].family
+    lower = name.lower()
+    if family in ("convnext", "efficientnet"):
+        stem = {"convnext": f"convnext_{lower.removeprefix('convnext')}"}.get(family, lower)
+        return f"{stem}_notop.h5"
+    if family == "efficientnet_v2":
+        return f"efficientnetv2-{lower.removeprefix('efficientnetv2')}_notop.h5"
+    if family in ("densenet", "resnet", "resnet_v2", "vgg16", "vgg19", "xception",
+                  "inception_v3", "inception_resnet_v2"):  # fmt: skip
+        return f"{family if family.startswith('inception') else lower}{_NOTOP}"
+    if family == "nasnet":
+        return f"nasnet_{lower.removeprefix('nasnet')}_no_top.h5"
+    alpha = args.get("alpha", 1.0)
+    if family == "mobilenet_v3":
+        kind = "small" if name.endswith("Small") else "large"
+        minimal = "_minimalistic" if args.get("minimalistic") else ""
+        return f"weights_mobilenet_v3_{kind}{minimal}_224_{alpha}_float_no_top_v2.h5"
+    rows = size if size in _SIZES.get(name, ()) else 224
+    if family == "mobilenet":
+        text = {1.0: "1_0", 0.75: "7_5", 0.5: "5_0", 0.25: "2_5"}.get(alpha)
+        return f"mobilenet_{text}_{rows}_tf_no_top.h5" if text else None
+    if family == "mobilenet_v2":
+        return f"mobilenet_v2_weights_tf_dim_ordering_tf_kernels_{float(alpha)}_{rows}_no_top.h5"
+    return None

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from cbrun.config.spec import RunSpec
+from cbrun.errors import UsageError
 from cbrun.filesystem import probe_file, probe_folder
 
 
@@ -35,6 +36,40 @@ def probe_outputs(spec: RunSpec, *, run_dir=None, runs_dir=None, resume=None) ->
         )
     probe_store(spec)
     probe_callback_paths(spec)
+    probe_imagenet(spec)
+
+
+def keras_models_folder() -> Path:
+    """Where Keras keeps downloaded weights: `$KERAS_HOME/models`, else `~/.keras/models`."""
+    import os
+
+    return Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras") / "models"
+
+
+def probe_imagenet(spec: RunSpec, timeout: float = 2.0) -> None:
+    """`model.weights: imagenet` whose file is not in Keras's cache while Keras's download
+    host cannot be reached: one line naming the file and where to put it, before
+    TensorFlow (cbrun/catalog/backbones.py knows Keras's file names)."""
+    import socket
+
+    from cbrun.catalog import backbones
+
+    if spec.model.weights != "imagenet" or not backbones.is_backbone(spec.model.name):
+        return
+    size = spec.data.image_size[0] if spec.data.image_size else None
+    name = backbones.imagenet_file(spec.model.name, spec.model.args, size)
+    folder = keras_models_folder()
+    if name is None or (folder / name).is_file():
+        return
+    try:
+        socket.create_connection(backbones.WEIGHTS_HOST, timeout=timeout).close()
+    except OSError:
+        host = backbones.WEIGHTS_HOST[0]
+        raise UsageError(
+            f"model.weights: imagenet: {name} is not in {folder} and {host} cannot be "
+            f"reached: download it (Keras's keras-applications files on {host}) and put it "
+            f"at {folder / name}"
+        ) from None
 
 
 # The arguments that name a folder (the others name a file, whose folder is probed).

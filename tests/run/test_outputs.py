@@ -74,3 +74,44 @@ def test_an_absolute_callback_path_is_probed_and_a_relative_one_lies_in_the_run(
     spec.callbacks = [CallbackSpec(name="TensorBoard", args={"log_dir": "/sys/cbrun-logs"})]
     with pytest.raises(UsageError, match=r"^callbacks\[0\].args.log_dir: cannot write /sys/"):
         probe_outputs(spec, runs_dir=tmp_path)
+
+
+def _closed_port() -> tuple[str, int]:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return "127.0.0.1", probe.getsockname()[1]
+
+
+def test_imagenet_weights_not_cached_and_unreachable_are_one_line(tmp_path, monkeypatch, cli):
+    from cbrun.catalog import backbones
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    monkeypatch.setattr(backbones, "WEIGHTS_HOST", _closed_port())  # no network: a closed port
+    images = tmp_path / "images"
+    for label in ("a", "b"):
+        (images / label).mkdir(parents=True)
+        (images / label / "0.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 40)
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        f"data: {{dataset: image_folder, path: {images}, image_size: [32, 32]}}\n"
+        "model: {name: MobileNetV3Small, weights: imagenet}\n"
+        "compile: {loss: sparse_categorical_crossentropy}\nfit: {epochs: 1}\n"
+    )
+    result = cli("train", config, "--runs-dir", tmp_path / "runs")
+    assert result.exit_code == 2
+    file = "weights_mobilenet_v3_small_224_1.0_float_no_top_v2.h5"
+    models = tmp_path / "keras" / "models"
+    assert result.stderr == (
+        f"Error: model.weights: imagenet: {file} is not in {models} and 127.0.0.1 cannot be "
+        f"reached: download it (Keras's keras-applications files on 127.0.0.1) and put it at "
+        f"{models / file}\n"
+    )
+    assert not (tmp_path / "runs").exists()
+    models.mkdir(parents=True)
+    (models / file).write_bytes(b"cached")  # in Keras's cache: no network needed, no line
+    from cbrun.config.loading import load_config
+    from cbrun.run.outputs import probe_imagenet
+
+    probe_imagenet(load_config(config))
