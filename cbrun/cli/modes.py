@@ -1,8 +1,9 @@
 """Every option of a command with modes, honoured or refused in each mode: one table.
 
 A mode is an option (or argument) that changes what a command does: `train --resume`
-continues a run, `sweep --resume` a sweep, `init --example` copies a shipped config,
-`runs FOLDER` lists one sweep or folder. In each mode, every other option of the
+continues a run, `train --quiet` prints only the summary, `sweep --resume` continues a
+sweep, `init --example` copies a shipped config, `runs FOLDER` lists one sweep or folder,
+`runs --json` and `diff --json`/`--md` print another format. In each mode, every other option of the
 command is either honoured (`HONOURED` names the test that asserts its effect) or
 refused here, before any work, exit 2, naming both (`REFUSED`). A command calls
 `refuse_conflicts()` first; tests/cli/test_modes.py walks the whole table against the
