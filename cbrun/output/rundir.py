@@ -24,7 +24,8 @@ import signal
 import time
 from pathlib import Path
 
-from cbrun.errors import RunDirError
+from cbrun.errors import RunDirError, UsageError
+from cbrun.filesystem import probe_folder
 
 CONFIG = "config.yaml"
 SUMMARY = "summary.json"
@@ -140,14 +141,13 @@ def history_csv(rows: list[dict]) -> str:
 
 
 def _check_parent(folder: Path) -> None:
-    """A usable place for run folders: a writable folder, or creatable as one."""
-    probe = folder
-    while not probe.exists():
-        probe = probe.parent
-    if not probe.is_dir():
-        raise RunDirError(f"{probe} is a file, not a folder; cannot create runs inside it")
-    if not os.access(probe, os.W_OK | os.X_OK):
-        raise RunDirError(f"{probe} is not writable")
+    """A usable place for run folders: a writable folder, or creatable as one (the probe
+    every writer uses, cbrun/filesystem.py; a run has probed it already, by its option's
+    name, before its data was read)."""
+    try:
+        probe_folder(folder, "the runs folder")
+    except UsageError as error:
+        raise RunDirError(str(error)) from None
 
 
 def _holder(run) -> str:
