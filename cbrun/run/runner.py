@@ -166,8 +166,9 @@ def _prepare(spec: RunSpec, source, sink, *, runs_dir, run_dir, verbose) -> _Tra
     )
     import_tensorflow(verbose)
     load_keras().backend.clear_session()  # what an earlier run in this process left
-    # Before the run folder exists: a strategy that cannot start leaves nothing behind.
+    # Before the run folder exists: a strategy or an augmentation Keras refuses leaves nothing.
     strategy = make_strategy(spec.distribute, spec.fit.batch_size, sink.line)
+    _augmenter(spec, dataset)
     run = resuming.held_folder(
         source if in_place else None, run_dir, runs_dir or spec.output.runs_dir, spec
     )
