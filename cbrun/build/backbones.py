@@ -8,7 +8,6 @@ loads in safe mode and exports with its preprocessing inside
 
 from __future__ import annotations
 
-import os
 import re
 import warnings
 from pathlib import Path
@@ -20,6 +19,8 @@ from cbrun.catalog.backbones import (
     CAFFE_MEAN_BGR,
     IMAGENET_MEAN_RGB,
     IMAGENET_STD_RGB,
+    imagenet_file,
+    keras_models_folder,
 )
 from cbrun.errors import UsageError
 from cbrun.tensorflow_loader import load_keras
@@ -70,7 +71,7 @@ def build_backbone(spec, input_shape, num_classes: int | None, say=None):
     kwargs["weights"] = model.weights if not _is_run_folder(model.weights) else None
     if family.preprocessing == "include":
         kwargs["include_preprocessing"] = True
-    backbone = _construct(keras, name, kwargs)
+    backbone = _construct(keras, name, kwargs, size=height)
     # Renamed once made: ConvNeXt and EfficientNet name their ImageNet file after `name`.
     backbone.name = BACKBONE_LAYER
     if _is_run_folder(model.weights):
@@ -97,7 +98,7 @@ def _is_run_folder(weights) -> bool:
     return isinstance(weights, str) and weights != "imagenet" and Path(weights).is_dir()
 
 
-def _construct(keras, name: str, kwargs: dict):
+def _construct(keras, name: str, kwargs: dict, size: int):
     """The Keras constructor; its refusals, and a failed ImageNet download, as one line."""
     weights = kwargs.get("weights")
     from_file = weights not in (None, "imagenet")
@@ -115,8 +116,9 @@ def _construct(keras, name: str, kwargs: dict):
         found = re.search(r"https?://\S+?\.h5", str(error))
         if kwargs.get("weights") != "imagenet" or found is None:
             raise
-        file = found.group(0).rsplit("/", 1)[1]
-        cache = Path(os.environ.get("KERAS_HOME", "~/.keras")).expanduser() / "models"
+        # The cache's name (NASNet's differs from its URL's), as the probe before TF names it.
+        file = imagenet_file(name, kwargs, size) or found.group(0).rsplit("/", 1)[1]
+        cache = keras_models_folder()
         raise UsageError(
             f"model.weights: imagenet: cannot download {found.group(0)} (no network?); put "
             f"that file at {cache / file} (Keras's cache) and run again"

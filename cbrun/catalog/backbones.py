@@ -16,7 +16,9 @@ Preprocessing, always inside the model (so `export` and `predict` carry it), on 
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -74,8 +76,15 @@ def is_backbone(name: str) -> bool:
     return name in BACKBONES
 
 
-# Where Keras downloads ImageNet weights from, and keeps them (`$KERAS_HOME/models`).
+# Where Keras downloads ImageNet weights from, and keeps them (`keras_models_folder`).
 WEIGHTS_HOST = ("storage.googleapis.com", 443)
+
+
+def keras_models_folder() -> Path:
+    """Where Keras keeps downloaded weights: `$KERAS_HOME/models`, else `~/.keras/models`."""
+    return Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras") / "models"
+
+
 _NOTOP = "_weights_tf_dim_ordering_tf_kernels_notop.h5"
 _SIZES = {"MobileNet": (128, 160, 192, 224), "MobileNetV2": (96, 128, 160, 192, 224)}
 

@@ -109,7 +109,7 @@ def _backbone_text(name: str, model: str, callbacks: list[str], data_file: str) 
         "  - name: UnfreezeBackbone  # then fine-tune the top of the backbone\n"
         "    args: {at_epoch: 3, layers: 20, learning_rate: 1.0e-4}\n"
     )
-    rest = _callback_lines(own).removeprefix(_callback_lines(own).split("\n")[0] + "\n")
+    rest = _callback_lines(own).partition("\n")[2]  # without its `callbacks:` line
     return (
         f"# yaml-language-server: $schema={SCHEMA}\n"
         "# Made by `cbrun init`: transfer learning. Check it with `cbrun validate FILE`, train\n"

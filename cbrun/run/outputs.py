@@ -39,13 +39,6 @@ def probe_outputs(spec: RunSpec, *, run_dir=None, runs_dir=None, resume=None) ->
     probe_imagenet(spec)
 
 
-def keras_models_folder() -> Path:
-    """Where Keras keeps downloaded weights: `$KERAS_HOME/models`, else `~/.keras/models`."""
-    import os
-
-    return Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras") / "models"
-
-
 def probe_imagenet(spec: RunSpec, timeout: float = 2.0) -> None:
     """`model.weights: imagenet` whose file is not in Keras's cache while Keras's download
     host cannot be reached: one line naming the file and where to put it, before
@@ -58,7 +51,7 @@ def probe_imagenet(spec: RunSpec, timeout: float = 2.0) -> None:
         return
     size = spec.data.image_size[0] if spec.data.image_size else None
     name = backbones.imagenet_file(spec.model.name, spec.model.args, size)
-    folder = keras_models_folder()
+    folder = backbones.keras_models_folder()
     if name is None or (folder / name).is_file():
         return
     try:
