@@ -13,7 +13,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from cbrun.tensorflow_loader import import_tensorflow
+from cbrun.backend import import_keras
 from tests.forkserver import ForkServer
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -30,7 +30,7 @@ def pytest_configure(config):
     global _FORK_SERVER
     if getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput"):
         return
-    import_tensorflow()
+    import_keras()
     _FORK_SERVER = ForkServer()
 
 

@@ -43,9 +43,9 @@ _REQUEST_BYTES = 1 << 20
 
 
 def _warm_imports() -> None:
-    from cbrun.tensorflow_loader import import_tensorflow
+    from cbrun.backend import import_keras
 
-    import_tensorflow()
+    import_keras()
     # The modules a training run loads, so a child imports none of them itself.
     import cbrun.api  # noqa: F401
     import cbrun.cli.main  # noqa: F401

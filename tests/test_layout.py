@@ -19,7 +19,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "cbrun"
 LAYERS = [
     ["errors"],
     ["filesystem"],
-    ["tensorflow_loader"],
+    ["backend"],
     ["catalog", "migrate"],
     ["config"],
     ["output"],

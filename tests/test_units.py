@@ -11,6 +11,7 @@ from rich.console import Console
 
 from cbrun.after.inference import prediction_item
 from cbrun.after.views import digit, runs_table
+from cbrun.backend import refuse_capping_environment
 from cbrun.build import callback_state
 from cbrun.build.callback_factory import AUTO_STEPS_PER_EXECUTION, steps_per_execution
 from cbrun.build.callbacks.early_stopping import EarlyStoppingAtMinLoss
@@ -26,7 +27,6 @@ from cbrun.errors import UsageError
 from cbrun.migrate.keras3_changes import NUMPY_MECHANICAL, NUMPY_REMOVED
 from cbrun.migrate.source_edits import SourceText
 from cbrun.output.summary import RunStatus, Summary
-from cbrun.tensorflow_loader import refuse_capping_environment
 
 
 def test_keras_monitor_state_is_counters_never_arguments():

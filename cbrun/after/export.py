@@ -97,7 +97,7 @@ def export_run(run_dir: Path, formats, output: Path | None = None, say=print) ->
 
 
 def _export_one(model, name: str, folder: Path, images, expected) -> dict:
-    from cbrun.tensorflow_loader import native_stderr_captured
+    from cbrun.backend import native_stderr_captured
 
     spec = FORMATS[name]
     target = folder / spec.target
@@ -125,7 +125,7 @@ def _export_one(model, name: str, folder: Path, images, expected) -> dict:
 
 
 def _saved_model(path: Path, images):
-    from cbrun.tensorflow_loader import load_tensorflow
+    from cbrun.backend import load_tensorflow
 
     loaded = load_tensorflow().saved_model.load(str(path))
     spec = loaded.serve.input_signature[0]

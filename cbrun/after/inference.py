@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cbrun.backend import load_keras
 from cbrun.build.callback_factory import build_callbacks, check_plugins
 from cbrun.build.plugin_failures import explained_failures
 from cbrun.config.loading import load_config
@@ -22,7 +23,6 @@ from cbrun.filesystem import probe_file
 from cbrun.output.logsink import LogSink
 from cbrun.output.rundir import CONFIG, EVALUATE, MODEL, RunDir
 from cbrun.run.evaluation import evaluate_on_test
-from cbrun.tensorflow_loader import load_keras
 
 
 def open_run(target: Path, overrides=(), *, finished: bool = True) -> tuple[RunDir, RunSpec]:

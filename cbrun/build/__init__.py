@@ -7,5 +7,5 @@ callback's declared training state), `plugins` (default-deny user code) and
 the catalog's table from these classes and the installed Keras.
 
 May import: `cbrun.output`, `cbrun.config`, `cbrun.catalog`, `cbrun.migrate`,
-`cbrun.tensorflow_loader`, `cbrun.errors`.
+`cbrun.backend`, `cbrun.errors`.
 """

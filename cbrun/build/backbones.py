@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cbrun.backend import load_keras
 from cbrun.catalog.backbones import (
     BACKBONES,
     CAFFE_MEAN_BGR,
@@ -23,7 +24,6 @@ from cbrun.catalog.backbones import (
     keras_models_folder,
 )
 from cbrun.errors import UsageError
-from cbrun.tensorflow_loader import load_keras
 
 BACKBONE_LAYER = "backbone"
 

@@ -38,8 +38,8 @@ from pathlib import Path
 
 import numpy as np
 
+from cbrun.backend import load_keras
 from cbrun.output.rundir import atomic_write_text
-from cbrun.tensorflow_loader import load_keras
 
 
 class KerasState:

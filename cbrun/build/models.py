@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from cbrun.backend import load_keras
 from cbrun.catalog.backbones import is_backbone
 from cbrun.catalog.models import INJECTED, OPTIMIZERS, installed_builders
 from cbrun.catalog.registry import Registry
 from cbrun.errors import UsageError
-from cbrun.tensorflow_loader import load_keras
 
 MODELS = Registry("model")  # model.name → a function returning an uncompiled keras.Model
 

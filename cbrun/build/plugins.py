@@ -18,10 +18,10 @@ import traceback
 from importlib.machinery import PathFinder
 from pathlib import Path
 
+from cbrun.backend import load_keras
 from cbrun.catalog.registry import Registry, describe, plugin_refusal, split_reference
 from cbrun.errors import PluginError, UsageError
 from cbrun.migrate.checker import check_file
-from cbrun.tensorflow_loader import load_keras
 
 
 def check_allowed(name: str, allowed: set[str]) -> tuple[str, str]:

@@ -20,7 +20,7 @@ from functools import cache
 from importlib import metadata
 from pathlib import Path
 
-from cbrun.tensorflow_loader import load_keras
+from cbrun.backend import load_keras
 
 TABLE = Path(__file__).with_name("signatures.json")
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import click
 
 from cbrun import __version__
+from cbrun.backend import set_verbose
 from cbrun.catalog.limits import MAX_PREDICT, MAX_STEPS
 from cbrun.cli import boundary, modes, results
 from cbrun.cli import sweep as sweep_commands
@@ -27,7 +28,6 @@ from cbrun.cli.options import (
     track_option,
     verbose_option,
 )
-from cbrun.tensorflow_loader import set_verbose
 
 
 class CbrunGroup(click.Group):

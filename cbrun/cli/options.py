@@ -40,7 +40,7 @@ allow_plugin_option = click.option(
 
 
 # Read by `main()` from the command line before anything loads TensorFlow (see
-# cbrun.tensorflow_loader.set_verbose); the option is here so that --help shows it.
+# cbrun.backend.set_verbose); the option is here so that --help shows it.
 verbose_option = click.option(
     "--verbose", "-v", is_flag=True, help="Show TensorFlow's start-up lines on stderr."
 )

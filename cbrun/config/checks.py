@@ -26,6 +26,7 @@ from cbrun.catalog.registry import did_you_mean, is_plugin, plugin_refusal
 from cbrun.catalog.schedules import schedule_problems
 from cbrun.config import arguments
 from cbrun.config.backbone_checks import backbone_problems
+from cbrun.config.backend_checks import backend_problems, distribute_problems
 from cbrun.config.paths import suggest_path
 from cbrun.config.shapes import init_from_problems, shape_problems
 from cbrun.config.tracking import tracking_problems
@@ -328,23 +329,13 @@ def _augment(spec) -> list[Found]:
     return found
 
 
-def _distribute(spec) -> list[Found]:
-    steps = spec.fit.steps_per_execution
-    if spec.distribute.strategy != "default" and steps not in ("auto", 1):
-        message = (
-            f"must be auto or 1 with distribute.strategy {spec.distribute.strategy} "
-            "(Keras's multi-step loop fails under tf.distribute)"
-        )
-        return [(("fit", "steps_per_execution"), message, False)]
-    return []
-
-
 # Each check of what a config names, with the sections it reads: a section that failed
 # the schema skips only the checks that read it.
 _CHECKS = (
     (_data, {"data"}),
     (_augment, {"data"}),
-    (_distribute, {"fit", "distribute"}),
+    (distribute_problems, {"fit", "distribute"}),
+    (backend_problems, {"backend", "distribute"}),
     (_model, {"model"}),
     (_optimizer, {"compile"}),
     (_loss_and_metrics, {"compile"}),

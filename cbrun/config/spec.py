@@ -318,6 +318,8 @@ class RunSpec(_Section):
     """A whole experiment. `model`, `compile` and `fit` are required sections."""
 
     name: str | None = None
+    # Keras's backend (cbrun/backend.py): set before Keras is imported, so one per process.
+    backend: Literal["tensorflow", "jax"] = "tensorflow"
     seed: int = Field(0, ge=0, le=MAX_SEED)
     deterministic: bool = False
     data: DataSpec = DataSpec()

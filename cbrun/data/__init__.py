@@ -5,6 +5,6 @@
 cast per batch; each epoch's order depends on the seed and epoch alone), `augment`
 (`data.augment`, seeded by seed, epoch and step).
 
-May import: `cbrun.output`, `cbrun.config`, `cbrun.catalog`, `cbrun.tensorflow_loader`,
+May import: `cbrun.output`, `cbrun.config`, `cbrun.catalog`, `cbrun.backend`,
 `cbrun.errors`.
 """

@@ -17,8 +17,10 @@ from __future__ import annotations
 import inspect
 import math
 
+import numpy as np
+
+from cbrun.backend import load_keras, load_tensorflow, on_jax
 from cbrun.errors import UsageError
-from cbrun.tensorflow_loader import load_keras, load_tensorflow
 
 
 def augmenter(items, seed: int, image_shape: tuple, scaled: bool):
@@ -26,9 +28,10 @@ def augmenter(items, seed: int, image_shape: tuple, scaled: bool):
     args}`, checked by the config) to a batch of `image_shape` images, or of flat rows
     of that many values (reshaped for the layers and back)."""
     keras = load_keras()
-    tf = load_tensorflow()
-
     layers = [_layer(keras, index, item, scaled) for index, item in enumerate(items)]
+    if on_jax():
+        return _numpy_augmenter(keras, layers, seed, image_shape)
+    tf = load_tensorflow()
     batch_seed = _batch_seed_class(keras, tf)
 
     def augment(batch, epoch, step):
@@ -72,3 +75,30 @@ def _batch_seed_class(keras, tf):
             return fold(self._batch, self._draws)
 
     return BatchSeed
+
+
+def _numpy_augmenter(keras, layers, seed: int, image_shape: tuple):
+    """On JAX: the layers on a NumPy batch (`numpy_feeding.py`), eagerly, each draw's
+    seed a function of `(seed, layer, epoch, step, draw)` alone (NumPy's PCG64), given
+    as the raw key JAX's random functions take."""
+
+    class BatchSeed(keras.random.SeedGenerator):
+        def __init__(self, base, epoch, step):  # noqa: D107 - no state on purpose
+            self._batch, self._draws = [*base, int(epoch), int(step)], 0
+
+        def next(self, ordered=True):
+            self._draws += 1
+            key = np.random.default_rng([*self._batch, self._draws]).integers(0, 2**32, 2)
+            return keras.ops.convert_to_tensor(key.astype(np.uint32))
+
+    def augment(batch, epoch, step):
+        flat = batch.ndim == 2
+        images = batch.reshape(-1, *image_shape) if flat else batch
+        for index, layer in enumerate(layers):
+            draws = BatchSeed([seed, index], epoch, step)
+            change = layer.get_random_transformation(images, training=True, seed=draws)
+            images = layer.transform_images(images, change, training=True)
+        images = keras.ops.convert_to_numpy(images).astype(batch.dtype, copy=False)
+        return images.reshape(-1, math.prod(image_shape)) if flat else images
+
+    return augment

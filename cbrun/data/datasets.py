@@ -168,7 +168,7 @@ def _from_keras_cache(dataset: str):
 
 def _from_keras_download(dataset: str):
     """Ask Keras to download; fails (DataError) when offline."""
-    from cbrun.tensorflow_loader import load_keras
+    from cbrun.backend import load_keras
 
     keras = load_keras()
 

@@ -30,9 +30,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from cbrun.backend import load_keras, load_tensorflow, on_jax
+from cbrun.data import numpy_feeding
 from cbrun.data.mapping import release_pages
 from cbrun.errors import DataError
-from cbrun.tensorflow_loader import load_keras, load_tensorflow
 
 # Rows copied into TensorFlow at a time: the copy's extra memory is one slice.
 COPY_ROWS = 8192
@@ -98,15 +99,20 @@ def fit_data(
 
     Keras is given no `steps_per_epoch`: it reads the one-epoch dataset to its end
     every epoch, so a chunk of `steps_per_execution` steps never runs into the
-    next epoch's batches.
+    next epoch's batches. On JAX, the same batches come from `numpy_feeding.py`.
     """
-    tf = load_tensorflow()
-
     if validation is None:
         (x, y), validation = split_validation(x, y, validation_split)
     count = len(x)
     batches = math.ceil(count / batch_size)
     steps = steps_per_epoch or batches
+    if on_jax():
+        train, held, callback = numpy_feeding.fit_data(
+            x, y, batch_size=batch_size, steps=steps, validation=validation, scale=scale,
+            order_of=lambda index: epoch_order(count, seed, index, shuffle), augment=augment,
+        )  # fmt: skip
+        return FitData(train, steps, held, callback)
+    tf = load_tensorflow()
     # One copy into TensorFlow, as stored; batches are gathered from it by index.
     images = stored_tensor(x)
     labels = tf.constant(y)
@@ -156,6 +162,8 @@ def _epoch_callback(order, epoch, order_of):
 def in_batches(x: np.ndarray, y: np.ndarray, *, batch_size: int, scale: float | None):
     """`(x, y)` in order, as float32 batches divided by `scale`: validation and test data
     fed the way training data is (as stored, cast per batch)."""
+    if on_jax():
+        return numpy_feeding.in_batches(x, y, batch_size=batch_size, scale=scale)
     tf = load_tensorflow()
 
     images, labels = stored_tensor(x), tf.constant(y)
@@ -250,3 +258,28 @@ def class_weights(
         total = float(counts.sum())
         return {c: (total / (num_classes * int(n)) if n else 1.0) for c, n in enumerate(counts)}
     return {c: float(given.get(c, 1.0)) for c in range(num_classes)}
+
+
+def fit_data_for(spec, dataset) -> FitData:
+    """`fit_data` as a run's config (`RunSpec`) and dataset ask."""
+    return fit_data(
+        dataset.x_train,
+        dataset.y_train,
+        batch_size=spec.fit.batch_size,
+        seed=spec.seed,
+        steps_per_epoch=spec.fit.steps_per_epoch,
+        shuffle=spec.fit.shuffle,
+        validation_split=spec.data.validation_split,
+        validation=None if dataset.x_val is None else (dataset.x_val, dataset.y_val),
+        scale=dataset.scale,
+        augment=augmenter_for(spec, dataset),
+    )
+
+
+def augmenter_for(spec, dataset):
+    """`data.augment` as a function on training batches (`augment.py`), or None."""
+    if not spec.data.augment:
+        return None
+    from cbrun.data.augment import augmenter
+
+    return augmenter(spec.data.augment, spec.seed, dataset.image_shape, bool(dataset.scale))

@@ -2,7 +2,10 @@
 
 TensorFlow decodes each file (`tf.io.decode_image`: PNG, JPEG, BMP, GIF), converts it
 to the colour mode and resizes it to `image_size` (bilinear, as
-`keras.utils.image_dataset_from_directory` does); the pixels are rounded back to uint8
+`keras.utils.image_dataset_from_directory` does). On JAX, Pillow does (a dependency of
+matplotlib, so always there): no TensorFlow import for it, and its bilinear resize
+filters when it shrinks, so its pixels differ a little; the decoder is part of the
+cache's name, so the two never share a cache. The pixels are rounded back to uint8
 and written as an uncompressed `.npz` named by a fingerprint of the files (paths,
 sizes, modification times) and the settings. A later run, a resumed run or a sweep
 trial with the same folder and settings maps that file (`cbrun/data/mapping.py`) and
@@ -26,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cbrun.backend import on_jax
 from cbrun.catalog.images import FolderProblem, ImageFolder, scan
 from cbrun.data.mapping import load_npz
 from cbrun.errors import DataError
@@ -42,6 +46,8 @@ def fingerprint(folder: ImageFolder, data, seed: int) -> str:
     """The cache's name: what the files are and how they are decoded and split."""
     digest = hashlib.sha256()
     settings = [data.image_size, data.color_mode, data.test_split, seed, list(folder.classes)]
+    if on_jax():  # Pillow's pixels; TensorFlow's caches keep their names from before
+        settings.append("pillow")
     digest.update(json.dumps(settings).encode())
     for file, label in (*folder.train, *(folder.test or ())):
         stat = os.stat(file)
@@ -67,8 +73,11 @@ def split_files(folder: ImageFolder, test_split: float, seed: int):
 
 
 def decode(files: list[tuple[str, int]], size: list[int], color_mode: str) -> np.ndarray:
-    """The files as one uint8 array `(N, height, width, channels)`, decoded by TensorFlow."""
-    from cbrun.tensorflow_loader import load_tensorflow
+    """The files as one uint8 array `(N, height, width, channels)`, decoded by TensorFlow
+    (by Pillow on JAX)."""
+    if on_jax():
+        return _decode_with_pillow(files, size, color_mode)
+    from cbrun.backend import load_tensorflow
 
     tf = load_tensorflow()
     channels = 1 if color_mode == "grayscale" else 3
@@ -84,6 +93,21 @@ def decode(files: list[tuple[str, int]], size: list[int], color_mode: str) -> np
             ) from None
         resized = tf.image.resize(image, size, method="bilinear")
         out[index] = np.clip(np.rint(resized.numpy()), 0, 255).astype(np.uint8)
+    return out
+
+
+def _decode_with_pillow(files, size: list[int], color_mode: str) -> np.ndarray:
+    from PIL import Image, UnidentifiedImageError
+
+    mode = "L" if color_mode == "grayscale" else "RGB"
+    out = np.empty((len(files), *size, 1 if mode == "L" else 3), np.uint8)
+    for index, (file, _) in enumerate(files):
+        try:
+            with Image.open(file) as image:
+                resized = image.convert(mode).resize((size[1], size[0]), Image.BILINEAR)
+        except (UnidentifiedImageError, OSError, ValueError) as error:
+            raise DataError(f"{file}: Pillow cannot decode it ({error})") from None
+        out[index] = np.asarray(resized).reshape(out.shape[1:])
     return out
 
 

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from rich.table import Table
 
 from cbrun import __version__
+from cbrun.backend import on_jax
 
 
 class RunStatus(str, Enum):
@@ -76,6 +77,7 @@ class Summary(BaseModel):
 
     status: RunStatus
     name: str
+    backend: str | None = None  # Keras's backend: tensorflow or jax (the config's `backend`)
     epochs_run: int = 0
     train: Metrics | None = None
     evaluate: Metrics | None = None
@@ -142,9 +144,11 @@ def now(at: float | None = None) -> str:
 
 
 def versions() -> dict[str, str | None]:
-    """The versions that decide what a run does: cbrun, TensorFlow, Keras, Python."""
+    """The versions that decide what a run does: cbrun, TensorFlow, Keras, Python, and
+    JAX's when the run is on JAX."""
     found = {"cbrun": __version__, "python": platform.python_version()}
-    for package in ("tensorflow", "keras"):
+    packages = ("tensorflow", "keras") + (("jax", "jaxlib") if on_jax() else ())
+    for package in packages:
         try:
             found[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
@@ -188,6 +192,7 @@ def start_summary(spec, run, dataset, strategy, started, in_place, first_epoch) 
         )
     if not summary.origins:  # a resumed run keeps where its first config came from
         summary.origins = dict(spec._origins)
+    summary.backend = spec.backend
     distribute = {
         "strategy": spec.distribute.strategy,
         "replicas": strategy.num_replicas_in_sync,

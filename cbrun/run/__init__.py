@@ -5,5 +5,5 @@ Ctrl-C/SIGTERM, one-line failures, the rich run logger, the evaluation at the en
 tf.distribute and the multi-worker supervisor.
 
 May import: `cbrun.build`, `cbrun.data`, `cbrun.output`, `cbrun.config`, `cbrun.catalog`,
-`cbrun.migrate`, `cbrun.tensorflow_loader`, `cbrun.errors`.
+`cbrun.migrate`, `cbrun.backend`, `cbrun.errors`.
 """

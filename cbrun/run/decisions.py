@@ -13,9 +13,9 @@ logger, prints the epoch's decisions below its row.
 
 from __future__ import annotations
 
+from cbrun.backend import load_keras
 from cbrun.output.logsink import LogSink
 from cbrun.run.recorder import current_learning_rate
-from cbrun.tensorflow_loader import load_keras
 
 keras = load_keras()
 

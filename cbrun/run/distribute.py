@@ -1,4 +1,5 @@
-"""tf.distribute strategies chosen in the config's `distribute:` section.
+"""The devices a run trains on: the tf.distribute strategy of the config's `distribute:`
+section (one device on JAX), TensorFlow's op determinism, and the backend's line.
 
 `fit.batch_size` is the *global* batch: with N replicas each one gets
 batch_size / N per step, as Keras does with any strategy; so the same config
@@ -7,8 +8,20 @@ trains on the same number of images per step on one device or on eight.
 
 from __future__ import annotations
 
+import contextlib
+
+from cbrun.backend import ignored_shell_backend, load_tensorflow, on_jax
 from cbrun.errors import UsageError
-from cbrun.tensorflow_loader import load_tensorflow
+
+
+class OneDevice:
+    """The strategy of a run on JAX: one device, no tf.distribute (the config check
+    refused every other `distribute:`)."""
+
+    num_replicas_in_sync = 1
+
+    def scope(self):
+        return contextlib.nullcontext()
 
 
 def make_strategy(spec, batch_size: int, announce):
@@ -17,6 +30,8 @@ def make_strategy(spec, batch_size: int, announce):
     Must run right after TensorFlow is imported, before any operation: logical
     devices can only be configured before TensorFlow initialises its devices.
     """
+    if on_jax():
+        return OneDevice()
     tf = load_tensorflow()
 
     if spec.logical_devices:
@@ -57,3 +72,22 @@ def make_strategy(spec, batch_size: int, announce):
             f"{batch_size} = {batch_size // replicas} per replica"
         )
     return strategy
+
+
+def backend_said(backend: str) -> str:
+    """`Keras on jax` for the start-up line, noting a `KERAS_BACKEND` the config overrode."""
+    ignored = ignored_shell_backend()
+    return f"Keras on {backend}" + (f", {ignored} ignored: the config decides" if ignored else "")
+
+
+def set_determinism(deterministic: bool) -> None:
+    """TensorFlow's op determinism, process-wide: set either way, so that an earlier run
+    in this process (a test, a notebook) never decides for this one."""
+    tf = load_tensorflow()
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
+    else:
+        # Not in TensorFlow's public API, though its twin is (TF >= 2.9 has both).
+        from tensorflow.python.framework.config import disable_op_determinism
+
+        disable_op_determinism()

@@ -14,6 +14,7 @@ import sys
 import traceback
 from pathlib import Path
 
+from cbrun.backend import load_tensorflow, on_jax
 from cbrun.build.plugin_failures import explain_plugin_failure, plugin_source_files
 from cbrun.errors import (
     CbrunError,
@@ -25,7 +26,6 @@ from cbrun.errors import (
 from cbrun.output.crashes import CRASH_LOG_ATTRIBUTE, write_crash_log
 from cbrun.output.logsink import LogSink
 from cbrun.output.rundir import CRASH, MODEL
-from cbrun.tensorflow_loader import load_tensorflow
 
 
 def training_failure(
@@ -36,10 +36,9 @@ def training_failure(
     TensorFlow refusing a run that has not finished one epoch is the config's or the
     data's mistake: `TrainingRefused` (exit 2; the caller removes the run folder).
     """
-    tf = load_tensorflow()
-
+    runtime = _runtime_errors()
     plugin = explain_plugin_failure(exc, plugin_source_files(type(cb) for cb in callbacks))
-    if plugin is None and not isinstance(exc, tf.errors.OpError) and not raised_by_keras(exc):
+    if plugin is None and not isinstance(exc, runtime) and not raised_by_keras(exc):
         return None
     trace = "".join(traceback.format_exception(exc))
     sink.log_only(trace.rstrip("\n"))
@@ -51,12 +50,13 @@ def training_failure(
     if plugin is not None:
         return PluginFailed(f"{plugin} {where}")
     said = _what_tensorflow_said(exc)
-    if not isinstance(exc, tf.errors.OpError):
+    if not isinstance(exc, runtime):
         said = f"{type(exc).__name__}: {said}"
     if nothing_trained:
         return TrainingRefused(
-            f"TensorFlow refused the config's data, model or loss: {said} (nothing was trained "
-            "and the run folder is removed; --verbose prints the traceback)"
+            f"{'JAX' if on_jax() else 'TensorFlow'} refused the config's data, model or loss: "
+            f"{said} (nothing was trained and the run folder is removed; --verbose prints "
+            "the traceback)"
         )
     return TrainingFailed(f"training failed: {said} {where}")
 
@@ -64,7 +64,16 @@ def training_failure(
 # What Keras and TensorFlow raise when they refuse what they were given (a loss that
 # cannot meet the model's output, a value out of a C type's range), as opposed to a bug.
 _REFUSALS = (ValueError, TypeError, OverflowError, IndexError)
-_LIBRARIES = ("/keras/", "/tensorflow/", "/tf_keras/", "/optree/")
+_LIBRARIES = ("/keras/", "/tensorflow/", "/tf_keras/", "/optree/", "/jax/", "/jaxlib/")
+
+
+def _runtime_errors() -> tuple:
+    """What the backend's runtime raises on an op it cannot run (a shape, an index)."""
+    if on_jax():
+        import jax
+
+        return (jax.errors.JaxRuntimeError,)
+    return (load_tensorflow().errors.OpError,)
 
 
 def raised_by_keras(exc: BaseException) -> bool:

@@ -36,8 +36,8 @@ import types
 from dataclasses import dataclass
 from pathlib import Path
 
+from cbrun.backend import load_keras, load_tensorflow
 from cbrun.errors import CbrunError, UsageError
-from cbrun.tensorflow_loader import load_keras, load_tensorflow
 
 WRITTEN_FOR_KERAS = ("3.15",)
 CHILD_ENV = "CBRUN_MULTI_WORKER_READY_FD"

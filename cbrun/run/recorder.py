@@ -12,11 +12,11 @@ from __future__ import annotations
 import math
 import time
 
+from cbrun.backend import load_keras
 from cbrun.build import callback_state
 from cbrun.catalog.metrics import best_epochs
 from cbrun.errors import CbrunError
 from cbrun.run import checkpoints
-from cbrun.tensorflow_loader import load_keras
 
 keras = load_keras()
 

@@ -24,10 +24,10 @@ import time
 from rich.progress import BarColumn, Progress, TextColumn
 from rich.text import Text
 
+from cbrun.backend import load_keras
 from cbrun.catalog.metrics import lower_is_better
 from cbrun.output.logsink import LogSink
 from cbrun.run.recorder import current_learning_rate
-from cbrun.tensorflow_loader import load_keras
 
 keras = load_keras()
 

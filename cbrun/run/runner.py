@@ -16,6 +16,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cbrun.backend import (
+    import_keras,
+    load_keras,
+    on_jax,
+    refuse_capping_environment,
+    use_backend,
+)
 from cbrun.build.callback_factory import (
     build_callbacks,
     check_plugins,
@@ -25,14 +32,14 @@ from cbrun.build.callback_factory import (
 from cbrun.build.models import build_model, compile_model
 from cbrun.config.spec import RunSpec
 from cbrun.data.datasets import Dataset, load_configured
-from cbrun.data.feeding import class_weights, fit_data
+from cbrun.data.feeding import augmenter_for, class_weights, fit_data_for
 from cbrun.errors import CbrunError, RunInterrupted
 from cbrun.output.logsink import LogSink
 from cbrun.output.rundir import CONFIG, LOG, SUMMARY, RunDir
 from cbrun.output.summary import RunStatus, Summary, start_summary
 from cbrun.run import checkpoints
 from cbrun.run import resume as resuming
-from cbrun.run.distribute import make_strategy
+from cbrun.run.distribute import backend_said, make_strategy, set_determinism
 from cbrun.run.ending import TrainResult, fit_status, report, write_summary
 from cbrun.run.evaluation import evaluate_on_test
 from cbrun.run.failures import (
@@ -45,12 +52,6 @@ from cbrun.run.multi_worker import adapt as adapt_for_multi_worker
 from cbrun.run.multi_worker import cluster_from_env
 from cbrun.run.outputs import probe_outputs
 from cbrun.run.signals import StopSignals
-from cbrun.tensorflow_loader import (
-    import_tensorflow,
-    load_keras,
-    load_tensorflow,
-    refuse_capping_environment,
-)
 
 
 @dataclass
@@ -117,6 +118,7 @@ def train(
     if source is not None:
         spec = resuming.resume_spec(source, spec)
     spec = resuming.self_contained(spec, allow_plugins, search_paths)
+    use_backend(spec.backend)
     probe_outputs(spec, run_dir=run_dir, runs_dir=runs_dir, resume=resume)
     with sink.capturing_output():  # a plugin's print() reaches train.log too
         training = _prepare(spec, source, sink, runs_dir=runs_dir, run_dir=run_dir, verbose=verbose)
@@ -164,11 +166,11 @@ def _prepare(spec: RunSpec, source, sink, *, runs_dir, run_dir, verbose) -> _Tra
     weights = class_weights(
         spec.fit.class_weight, dataset.y_train, dataset.num_classes, spec._origins
     )
-    import_tensorflow(verbose)
+    import_keras(verbose)
     load_keras().backend.clear_session()  # what an earlier run in this process left
     # Before the run folder exists: a strategy or an augmentation Keras refuses leaves nothing.
     strategy = make_strategy(spec.distribute, spec.fit.batch_size, sink.line)
-    _augmenter(spec, dataset)
+    augmenter_for(spec, dataset)
     run = resuming.held_folder(
         source if in_place else None, run_dir, runs_dir or spec.output.runs_dir, spec
     )
@@ -192,7 +194,7 @@ def _prepare(spec: RunSpec, source, sink, *, runs_dir, run_dir, verbose) -> _Tra
     summary.steps_per_execution = spe
     summary.fit = {"dtype_policy": spec.compile.dtype_policy, "class_weight": weights}
     run.write_json(SUMMARY, summary.to_json())
-    sink.line(f"run: {run.path}  (steps_per_execution {spe}: {why})")
+    sink.line(f"run: {run.path}  ({backend_said(spec.backend)}; steps_per_execution {spe}: {why})")
     return _Training(
         spec=spec,
         run=run,
@@ -213,20 +215,12 @@ def _build(spec, run, source, dataset, strategy, cluster, sink, search_paths):
     """The compiled model, its callbacks, the checkpoint it resumes from (restored into
     the model), and the steps per execution with why."""
     keras = load_keras()
-    tf = load_tensorflow()
 
     keras.utils.set_random_seed(spec.seed)
     # Process-wide, like the seed: each run sets its own (train() puts float32 back).
     keras.mixed_precision.set_global_policy(spec.compile.dtype_policy)
-    # Process-wide in TensorFlow: set it either way, so that an earlier run in this
-    # process (a test, a notebook) never decides for this one.
-    if spec.deterministic:
-        tf.config.experimental.enable_op_determinism()
-    else:
-        # Not in TensorFlow's public API, though its twin is (TF >= 2.9 has both).
-        from tensorflow.python.framework.config import disable_op_determinism
-
-        disable_op_determinism()
+    if not on_jax():  # XLA's CPU ops, JAX's, are deterministic as they are
+        set_determinism(spec.deterministic)
     checkpoint = None
     if source is not None:
         checkpoint = checkpoints.load_latest(source.path, sink.line)
@@ -329,7 +323,7 @@ def _run_phases(training, recorder, logger, stop, after_recorder) -> tuple[RunSt
     traced = [training.tracer] if training.tracer is not None else []
     if traced:
         training.tracer.instrument([cb for cb, _ in training.callbacks] + [recorder, logger])
-    data = _fit_data(spec, dataset)
+    data = fit_data_for(spec, dataset)
     if training.first_epoch < spec.fit.epochs:
         decisions = Decisions(training.sink)
         model.fit(
@@ -373,28 +367,3 @@ def _run_phases(training, recorder, logger, stop, after_recorder) -> tuple[RunSt
 
 
 _PHASES = ("fit", "evaluate", "predict")
-
-
-def _fit_data(spec: RunSpec, dataset):
-    """The training pipeline and validation batches (cbrun/data/feeding.py)."""
-    return fit_data(
-        dataset.x_train,
-        dataset.y_train,
-        batch_size=spec.fit.batch_size,
-        seed=spec.seed,
-        steps_per_epoch=spec.fit.steps_per_epoch,
-        shuffle=spec.fit.shuffle,
-        validation_split=spec.data.validation_split,
-        validation=None if dataset.x_val is None else (dataset.x_val, dataset.y_val),
-        scale=dataset.scale,
-        augment=_augmenter(spec, dataset),
-    )
-
-
-def _augmenter(spec: RunSpec, dataset):
-    """`data.augment` as a function on training batches, or None."""
-    if not spec.data.augment:
-        return None
-    from cbrun.data.augment import augmenter
-
-    return augmenter(spec.data.augment, spec.seed, dataset.image_shape, bool(dataset.scale))

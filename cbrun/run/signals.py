@@ -12,7 +12,7 @@ import contextlib
 import signal
 from dataclasses import dataclass
 
-from cbrun.tensorflow_loader import load_keras
+from cbrun.backend import load_keras
 
 
 @dataclass

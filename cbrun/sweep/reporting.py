@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import signal
 
-from cbrun.tensorflow_loader import load_keras
+from cbrun.backend import load_keras
 
 
 def objective_reporter(trial, monitor: str, pending):

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import yaml
 
+from cbrun.backend import import_keras, load_tensorflow
 from cbrun.config.loading import load_config
 from cbrun.errors import CbrunError, NonFiniteLossError
 from cbrun.output.rundir import CONFIG, atomic_write_json, atomic_write_text
@@ -43,7 +44,6 @@ from cbrun.sweep.space import (
 )
 from cbrun.sweep.storage import check_holds, check_url, never_less, open_study, recorded_state
 from cbrun.sweep.tracking import finish_tracking, start_tracking, tag_trial
-from cbrun.tensorflow_loader import import_tensorflow, load_tensorflow
 
 STORAGE = "study.db"
 SWEEP = "sweep.json"
@@ -116,7 +116,7 @@ class Sweep:
         todo = self.interrupted() if continue_trials is None else list(continue_trials)
         self.write()  # from the start: a sweep killed in its first trial can be resumed
         if todo or self.finished() < self.target:
-            import_tensorflow()  # quietly, before a trial's callback imports Keras
+            import_keras()  # quietly, before a trial's callback imports Keras
         if threads:
             tf = load_tensorflow()
 

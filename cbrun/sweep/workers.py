@@ -134,8 +134,8 @@ def _fork(run: Callable[[], int], own_group: bool = False) -> int:
     except SystemExit as stop:
         code = stop.code if isinstance(stop.code, int) else 1
     except Exception as error:  # noqa: BLE001 - said as the CLI says it (output/crashes.py)
+        from cbrun.backend import VERBOSE_ENV
         from cbrun.output.crashes import report_failure
-        from cbrun.tensorflow_loader import VERBOSE_ENV
 
         code = report_failure(error, os.environ.get(VERBOSE_ENV) == "1")
     except BaseException:  # as an uncaught exception ends a process: its traceback, exit 1
@@ -153,9 +153,9 @@ def _load_once() -> None:
     """In the pool, before any fork: TensorFlow (quietly, frozen out of the collector)
     and the modules a trial runs. No op runs and no thread starts here, so each forked
     worker sets its own thread counts and starts TensorFlow's runtime afresh."""
-    from cbrun.tensorflow_loader import import_tensorflow
+    from cbrun.backend import import_keras
 
-    import_tensorflow()
+    import_keras()
     import cbrun.run.runner  # noqa: F401
     import cbrun.sweep.study  # noqa: F401
 

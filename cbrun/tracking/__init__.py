@@ -7,6 +7,6 @@ from a background thread, so a slow or dead server never slows or fails the trai
 Both are idempotent per epoch: a resumed run continues the same tracked run and never
 writes a step twice.
 
-May import: `cbrun.output`, `cbrun.config`, `cbrun.catalog`, `cbrun.tensorflow_loader`,
+May import: `cbrun.output`, `cbrun.config`, `cbrun.catalog`, `cbrun.backend`,
 `cbrun.errors`.
 """

@@ -148,7 +148,7 @@ class RunTracking:
 def tracking_callback(tracking: RunTracking, recorder):
     """A Keras callback, placed after cbrun's recorder, that sends each epoch the
     recorder kept (and checkpointed): a part-epoch or NaN epoch is never sent."""
-    from cbrun.tensorflow_loader import load_keras
+    from cbrun.backend import load_keras
 
     keras = load_keras()
 

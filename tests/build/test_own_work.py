@@ -153,14 +153,14 @@ def test_a_model_plugin_that_does_not_fit_is_one_line(model, message, tmp_path, 
 
 def _never_tensorflow(monkeypatch):
     """Fail the test if anything asks for TensorFlow (it is loaded in this process)."""
+    import cbrun.backend
     import cbrun.run.runner
-    import cbrun.tensorflow_loader
 
     def refuse(*args, **kwargs):
         raise AssertionError("TensorFlow was asked for before the data was checked")
 
-    monkeypatch.setattr(cbrun.tensorflow_loader, "import_tensorflow", refuse)
-    monkeypatch.setattr(cbrun.run.runner, "import_tensorflow", refuse)
+    monkeypatch.setattr(cbrun.backend, "import_keras", refuse)
+    monkeypatch.setattr(cbrun.run.runner, "import_keras", refuse)
 
 
 @pytest.mark.parametrize(

@@ -90,7 +90,7 @@ def test_class_weights_reach_keras_and_the_summary(runs):
 
 
 def test_a_mixed_policy_trains_keeps_the_output_float32_and_does_not_leak(runs):
-    from cbrun.tensorflow_loader import load_keras
+    from cbrun.backend import load_keras
 
     _, _, mixed = runs
     assert mixed.status == "completed"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from cbrun.backend import load_keras
 from cbrun.output.logsink import PrintsLines
-from cbrun.tensorflow_loader import load_keras
 
 keras = load_keras()
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from cbrun.backend import load_keras
 from cbrun.build.callback_state import NoTrainingState
 from cbrun.catalog.schedules import schedule_problems, table_rate
 from cbrun.output.logsink import PrintsLines
-from cbrun.tensorflow_loader import load_keras
 
 keras = load_keras()
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import datetime
 
+from cbrun.backend import load_keras
 from cbrun.build.callback_state import NoTrainingState
 from cbrun.output.logsink import PrintsLines
-from cbrun.tensorflow_loader import load_keras
 
 keras = load_keras()
 

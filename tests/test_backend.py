@@ -3,7 +3,7 @@
 `import keras` anywhere in cbrun would load TensorFlow with its C++ chatter on the
 console whenever that module happened to be the first to load it (issue 23: evaluate
 and predict showed it through the run logger). So the modules are parsed with `ast`:
-`import keras` / `import tensorflow` appear only in cbrun/tensorflow_loader.py, and a
+`import keras` / `import tensorflow` appear only in cbrun/backend.py, and a
 `from keras.src... import` (a private part the loader does not hand out) only inside a
 function that called `load_keras()` or `load_tensorflow()` before it.
 """
@@ -14,12 +14,12 @@ import ast
 import os
 from pathlib import Path
 
-from cbrun import tensorflow_loader
+from cbrun import backend
 
 PACKAGE = Path(__file__).resolve().parents[1] / "cbrun"
-LOADER = PACKAGE / "tensorflow_loader.py"
+LOADER = PACKAGE / "backend.py"
 HEAVY = ("keras", "tensorflow")
-LOADS = ("load_keras", "load_tensorflow", "import_tensorflow")
+LOADS = ("load_keras", "load_tensorflow", "import_keras")
 
 
 def _heavy(name: str | None) -> bool:
@@ -49,7 +49,7 @@ def loader_bypasses(path: Path, relative_to: Path = PACKAGE.parent) -> list[str]
                     if _heavy(alias.name):
                         problems.append(
                             f"{where}:{child.lineno}: import {alias.name} bypasses the quiet "
-                            f"loader: use cbrun.tensorflow_loader.load_{alias.name.split('.')[0]}()"
+                            f"loader: use cbrun.backend.load_{alias.name.split('.')[0]}()"
                         )
             elif isinstance(child, ast.ImportFrom) and _heavy(child.module):
                 if function is None or not _loads_before(function, child.lineno):
@@ -94,26 +94,26 @@ def test_a_bypass_is_caught(tmp_path):
         ["bad.py", "7"],
         ["bad.py", "10"],
     ]
-    assert "use cbrun.tensorflow_loader.load_keras()" in problems[0]
+    assert "use cbrun.backend.load_keras()" in problems[0]
 
 
 def test_set_verbose_reaches_the_processes_cbrun_starts(monkeypatch):
-    monkeypatch.delenv(tensorflow_loader.VERBOSE_ENV, raising=False)
+    monkeypatch.delenv(backend.VERBOSE_ENV, raising=False)
     monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)
     try:
-        tensorflow_loader.set_verbose(False)
-        assert tensorflow_loader.VERBOSE_ENV not in os.environ
+        backend.set_verbose(False)
+        assert backend.VERBOSE_ENV not in os.environ
         assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "3"
-        tensorflow_loader.set_verbose(True)
-        assert os.environ[tensorflow_loader.VERBOSE_ENV] == "1"
+        backend.set_verbose(True)
+        assert os.environ[backend.VERBOSE_ENV] == "1"
     finally:
-        monkeypatch.delenv(tensorflow_loader.VERBOSE_ENV, raising=False)
-        tensorflow_loader.set_verbose(False)
+        monkeypatch.delenv(backend.VERBOSE_ENV, raising=False)
+        backend.set_verbose(False)
 
 
 def test_the_loader_hands_out_the_modules_it_imported():
-    keras = tensorflow_loader.load_keras()
-    tf = tensorflow_loader.load_tensorflow()
+    keras = backend.load_keras()
+    tf = backend.load_tensorflow()
     assert keras.__name__ == "keras" and hasattr(keras, "callbacks")
     assert tf.__name__ == "tensorflow" and hasattr(tf, "config")
 
@@ -123,7 +123,7 @@ def test_what_the_import_made_is_frozen_out_of_the_collector():
     the hundreds of thousands of objects TensorFlow's import made (0.13-0.19 s each)."""
     import gc
 
-    tensorflow_loader.import_tensorflow()  # conftest imported through it already
+    backend.import_keras()  # conftest imported through it already
     import keras
 
     assert gc.get_freeze_count() > 100_000

@@ -1,0 +1,44 @@
+"""What the backend and a `distribute:` strategy cannot run, said before any backend is
+imported.
+
+`distribute:` strategies are `tf.distribute`, which only the TensorFlow backend has; the
+JAX backend's extra must be installed. Everything else a config can ask for runs on both
+(README, "Keras on JAX").
+"""
+
+from __future__ import annotations
+
+from cbrun.backend import missing_extra
+
+
+def backend_problems(spec) -> list:
+    """`(path, message, is_key)` for each thing the config's backend cannot do."""
+    problem = missing_extra(spec.backend)
+    if problem:
+        return [(("backend",), problem.removeprefix("backend: "), False)]
+    if spec.backend != "jax":
+        return []
+    found = []
+    strategy = spec.distribute.strategy
+    if strategy != "default":
+        message = (
+            f"{strategy} is a tf.distribute strategy, which backend jax does not have: "
+            "leave distribute at default, or train with backend: tensorflow"
+        )
+        found.append((("distribute", "strategy"), message, False))
+    if spec.distribute.logical_devices:
+        message = "splits TensorFlow's CPU, which backend jax does not use: remove it"
+        found.append((("distribute", "logical_devices"), message, False))
+    return found
+
+
+def distribute_problems(spec) -> list:
+    """Keras's multi-step loop under a tf.distribute strategy."""
+    steps = spec.fit.steps_per_execution
+    if spec.distribute.strategy != "default" and steps not in ("auto", 1):
+        message = (
+            f"must be auto or 1 with distribute.strategy {spec.distribute.strategy} "
+            "(Keras's multi-step loop fails under tf.distribute)"
+        )
+        return [(("fit", "steps_per_execution"), message, False)]
+    return []
