@@ -116,6 +116,19 @@ def on_jax() -> bool:
     return current_backend() == "jax"
 
 
+def settle_after_fit(model) -> None:
+    """On JAX, give every model variable a buffer of its own once `fit` returns. With the
+    optimizer's `use_ema`, fit's end leaves model variables sharing buffers that the next
+    jitted `evaluate` gives away, and `model.save` then fails with "Array has been
+    deleted" (plain Keras 3.15.1 on JAX 0.10.2: fit, evaluate, save). A copy of the
+    weights, once a run; nothing on TensorFlow."""
+    if on_jax():
+        import numpy as np
+
+        for variable in model.variables:
+            variable.assign(np.array(variable.value))
+
+
 def load_keras():
     """The `keras` module, imported through the quiet loader. The only way in for cbrun."""
     import_keras()

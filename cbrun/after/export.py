@@ -6,6 +6,12 @@ batch dimension is dynamic in every format) in TensorFlow's SavedModel loader, t
 interpreter or onnxruntime. The largest absolute difference from the Keras model's
 outputs and the share of equal argmaxes go to `export.json` with sizes, versions and
 input signatures. Above `TOLERANCE` the export is not trusted: exit 1.
+
+The model is loaded on the run's backend (`--backend` another: a `.keras` file is the
+same on both). On JAX, Keras makes a SavedModel through jax2tf (TensorFlow is imported
+for it); it makes LiteRT and ONNX files from TensorFlow only (ONNX from JAX would need
+jax2onnx, which cbrun does not install), so those are refused there, in one line that
+says to add `--backend tensorflow`.
 """
 
 from __future__ import annotations
@@ -48,33 +54,54 @@ FORMATS = {
 }
 
 
-def check_export(run_dir: Path, formats, output: Path | None) -> tuple[RunDir, Path]:
+# What Keras on JAX cannot export (keras/src/export: LiteRT needs TensorFlow or PyTorch;
+# ONNX needs jax2onnx).
+NOT_ON_JAX = ("litert", "onnx")
+
+
+def check_export(
+    run_dir: Path, formats, output: Path | None, backend: str | None = None
+) -> tuple[RunDir, Path, str]:
     """Everything that needs no TensorFlow: a finished run with `model.keras`, known
-    formats with their extras installed, an output folder that does not exist yet."""
+    formats with their extras installed and on the backend, an output folder that does
+    not exist yet; the backend the model loads on (`backend`, else the run's)."""
+    from cbrun.after.inference import open_run
+
     run = RunDir.open(Path(run_dir))
     if not run.file(MODEL).is_file():
         raise UsageError(f"{run.path}: no {MODEL} to export (the run saved no model)")
     if not formats:
         raise UsageError(f"give --format: {', '.join(FORMATS)}")
+    backend = backend or open_run(run.path)[1].backend
     for name in formats:
         if name not in FORMATS:
             raise UsageError(f"--format {name}: not one of {', '.join(FORMATS)}")
         extra = FORMATS[name].extra
         if extra and (line := missing_extra(extra)):
             raise UsageError(f"--format {name} {line}")
+        if backend == "jax" and name in NOT_ON_JAX:
+            raise UsageError(
+                f"--format {name}: Keras on jax cannot export {name} (it makes them from "
+                "TensorFlow); the model file is the same on either backend: add --backend "
+                "tensorflow"
+            )
     folder = Path(output) if output else run.file("export")
     if folder.exists() or folder.is_symlink():
         raise UsageError(f"{folder} exists: give another -o PATH, or remove it")
     probe_folder(folder, "--output" if output else "RUN_DIR")
-    return run, folder
+    return run, folder, backend
 
 
-def export_run(run_dir: Path, formats, output: Path | None = None, say=print) -> dict:
+def export_run(
+    run_dir: Path, formats, output: Path | None = None, say=print, backend: str | None = None
+) -> dict:
     """Export the run's model in each format, verify each, write `export.json`."""
     from cbrun.after.inference import load_model, open_run
+    from cbrun.backend import use_backend
     from cbrun.data.datasets import load_configured
 
-    run, folder = check_export(run_dir, formats, output)
+    run, folder, backend = check_export(run_dir, formats, output, backend)
+    use_backend(backend)
     _, spec = open_run(run.path)
     dataset = load_configured(spec.data, lambda line: None, seed=spec.seed)
     images = dataset.inputs(dataset.x_test[:SAMPLES])
@@ -90,6 +117,7 @@ def export_run(run_dir: Path, formats, output: Path | None = None, say=print) ->
         "samples": int(len(images)),
         "tolerance": TOLERANCE,
         "keras": metadata.version("keras"),
+        "backend": backend,
         "formats": results,
     }
     atomic_write_json(folder / "export.json", report)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cbrun.backend import load_keras
+from cbrun.backend import load_keras, use_backend
 from cbrun.build.callback_factory import build_callbacks, check_plugins
 from cbrun.build.plugin_failures import explained_failures
 from cbrun.config.loading import load_config
@@ -100,7 +100,9 @@ def evaluate(
     allow_plugins=(),
     search_paths=(),
 ) -> dict:
-    """Evaluate a saved model on the test split with the evaluate-phase callbacks."""
+    """Evaluate a saved model on the test split with the evaluate-phase callbacks, on the
+    config's backend."""
+    use_backend(spec.backend)  # before the logger's module subclasses Keras's Callback
     from cbrun.run.rich_progress import RunLogger
 
     check_plugins(spec, allow_plugins)
@@ -154,7 +156,8 @@ def predict(
     run: RunDir, spec: RunSpec, *, sink: LogSink, count: int, search_paths=()
 ) -> tuple[list, object]:
     """Predictions for the first `count` test images (and the images), with the
-    predict-phase callbacks."""
+    predict-phase callbacks, on the run's backend."""
+    use_backend(spec.backend)  # before the logger's module subclasses Keras's Callback
     from cbrun.run.rich_progress import RunLogger
 
     check_plugins(spec)

@@ -108,16 +108,21 @@ def track(run_dir, track, uri, as_json):
 @click.option(
     "--output", "-o", type=click.Path(path_type=Path), help="The folder (default: RUN_DIR/export)."
 )
+@click.option(
+    "--backend",
+    type=click.Choice(["tensorflow", "jax"]),
+    help="Load the model on this backend (default: the run's own).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print export.json.")
 @verbose_option
-def export(run_dir, formats, output, as_json, verbose):
+def export(run_dir, formats, output, backend, as_json, verbose):
     """Export RUN_DIR's model with Keras's model.export, load each export back in its own
     runtime and compare it with the Keras model on 256 test images (export.json).
     Exit 1 when an export's outputs differ by more than the tolerance."""
     from cbrun.after import export as exporting
 
-    exporting.check_export(run_dir, formats, output)  # before TensorFlow loads
-    report = exporting.export_run(run_dir, formats, output, say=lambda line: None)
+    exporting.check_export(run_dir, formats, output, backend)  # before Keras loads
+    report = exporting.export_run(run_dir, formats, output, lambda line: None, backend)
     if as_json:
         click.echo(exporting.report_json(report))
     else:

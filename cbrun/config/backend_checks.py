@@ -11,6 +11,17 @@ from __future__ import annotations
 from cbrun.backend import missing_extra
 
 
+def tensorflow_needed(spec) -> list[str]:
+    """What in `spec` needs TensorFlow itself on JAX: Keras's TensorBoard callback and
+    cbrun's TensorBoard tracker write their event files with `tf.summary`."""
+    needs = [
+        f"callbacks[{index}] TensorBoard"
+        for index, item in enumerate(spec.callbacks)
+        if (item if isinstance(item, str) else item.name) == "TensorBoard"
+    ]
+    return needs + (["tracking.tensorboard"] if spec.tracking.tensorboard else [])
+
+
 def backend_problems(spec) -> list:
     """`(path, message, is_key)` for each thing the config's backend cannot do."""
     problem = missing_extra(spec.backend)

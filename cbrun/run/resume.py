@@ -99,6 +99,12 @@ def resume_spec(run: RunDir, spec: RunSpec | None) -> RunSpec:
     saved = load_config(run.file(CONFIG), resuming=True)
     if spec is None:
         return saved
+    if spec.backend != saved.backend:
+        raise RunDirError(
+            f"{run.path} was trained on backend {saved.backend}: it resumes on {saved.backend} "
+            f"only (its checkpoint holds that backend's optimizer and random state); drop "
+            f"backend={spec.backend}, or start a new run"
+        )
     spec = absolute_paths(spec).model_copy(
         update={"name": saved.name, "plugins": saved.plugins, "plugin_paths": saved.plugin_paths}
     )

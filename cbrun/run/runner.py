@@ -19,8 +19,10 @@ from pathlib import Path
 from cbrun.backend import (
     import_keras,
     load_keras,
+    load_tensorflow,
     on_jax,
     refuse_capping_environment,
+    settle_after_fit,
     use_backend,
 )
 from cbrun.build.callback_factory import (
@@ -30,6 +32,7 @@ from cbrun.build.callback_factory import (
     warn_legacy_idioms,
 )
 from cbrun.build.models import build_model, compile_model
+from cbrun.config.backend_checks import tensorflow_needed
 from cbrun.config.spec import RunSpec
 from cbrun.data.datasets import Dataset, load_configured
 from cbrun.data.feeding import augmenter_for, class_weights, fit_data_for
@@ -167,6 +170,8 @@ def _prepare(spec: RunSpec, source, sink, *, runs_dir, run_dir, verbose) -> _Tra
         spec.fit.class_weight, dataset.y_train, dataset.num_classes, spec._origins
     )
     import_keras(verbose)
+    if on_jax() and tensorflow_needed(spec):
+        load_tensorflow()  # quietly here, not by Keras's own lazy import, unquiet
     load_keras().backend.clear_session()  # what an earlier run in this process left
     # Before the run folder exists: a strategy or an augmentation Keras refuses leaves nothing.
     strategy = make_strategy(spec.distribute, spec.fit.batch_size, sink.line)
@@ -347,6 +352,7 @@ def _run_phases(training, recorder, logger, stop, after_recorder) -> tuple[RunSt
                 decisions.teller(),
             ],
         )
+        settle_after_fit(model)
     status = fit_status(training, recorder, stop)
     evaluation = None
     if status.finished and spec.evaluate.enabled:

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import yaml
 
-from cbrun.backend import import_keras, load_tensorflow
+from cbrun.backend import import_keras, load_tensorflow, on_jax, use_backend
 from cbrun.config.loading import load_config
 from cbrun.errors import CbrunError, NonFiniteLossError
 from cbrun.output.rundir import CONFIG, atomic_write_json, atomic_write_text
@@ -50,6 +50,24 @@ SWEEP = "sweep.json"
 BEST = "best.yaml"
 TRIALS = "trials"
 SURPLUS = "surplus"  # a user attribute: asked beyond the target, never run
+
+
+def trial_in_process(folder, storage, study, number: int, threads: int | None) -> int:
+    """In a trial's own process (forked from one that never imported Keras): trial
+    `number` of the study, on the backend its values give, with its own storage
+    connection; its exit code."""
+    from optuna.trial import Trial
+
+    from cbrun.output.logsink import LogSink, make_console
+    from cbrun.run.signals import StopSignals
+
+    if threads:  # read by TensorFlow when it starts; JAX's XLA takes all cores
+        os.environ["TF_NUM_INTRAOP_THREADS"] = os.environ["TF_NUM_INTEROP_THREADS"] = str(threads)
+    sweep = Sweep(folder, storage=storage, study=study, sink=LogSink(make_console()))
+    frozen = sweep.study.get_trials(deepcopy=False)[number]
+    with StopSignals().installed() as between_trials:
+        sweep._between_trials = between_trials
+        return sweep._trial(Trial(sweep.study, frozen._trial_id), frozen.user_attrs)
 
 
 def _inside(path: str | None, folder: Path) -> bool:
@@ -74,6 +92,12 @@ class Sweep:
         self.storage = storage or f"sqlite:///{self.folder / STORAGE}"
         self.name = study or self.spec.name
         self.worker = False  # one of `--jobs` workers: the parent says the resume line and end
+
+    @property
+    def trial_processes(self) -> bool:
+        """Each trial in a process of its own: the space holds `backend`, and Keras takes
+        its backend once per process, at its import. Otherwise trials share this one."""
+        return "backend" in self.spec.sweep.space
 
     @functools.cached_property
     def study(self):
@@ -107,32 +131,32 @@ class Sweep:
             threads: TensorFlow's intra- and inter-op threads (default: TensorFlow's).
             worker: one of `--jobs` workers (see `self.worker`).
         """
-        from optuna.trial import Trial
-
         from cbrun.data.datasets import keeping_last_dataset
         from cbrun.run.signals import StopSignals
 
         self.worker = worker
         todo = self.interrupted() if continue_trials is None else list(continue_trials)
         self.write()  # from the start: a sweep killed in its first trial can be resumed
-        if todo or self.finished() < self.target:
+        if self.trial_processes:
+            self._threads = threads  # set in each trial's process (`trial_in_process`)
+        elif todo or self.finished() < self.target:
+            use_backend(self.spec.backend)
             import_keras()  # quietly, before a trial's callback imports Keras
-        if threads:
-            tf = load_tensorflow()
+            if threads and not on_jax():
+                tf = load_tensorflow()
 
-            tf.config.threading.set_intra_op_parallelism_threads(threads)
-            tf.config.threading.set_inter_op_parallelism_threads(threads)
+                tf.config.threading.set_intra_op_parallelism_threads(threads)
+                tf.config.threading.set_inter_op_parallelism_threads(threads)
         # The trials share one loaded dataset, unless the space changes `data:`; a trial
         # installs its own signal handlers, these catch Ctrl-C between trials.
         with keeping_last_dataset(), StopSignals().installed() as between_trials:
             self._between_trials = between_trials
             for number in todo:
-                frozen = self.study.get_trials(deepcopy=False)[number]
-                code = self._trial(Trial(self.study, frozen._trial_id), frozen.user_attrs)
+                code = self._run_trial(number)
                 if code:
                     return code
             while not between_trials.signal_name and (claimed := self._claim()) is not None:
-                code = self._trial(*claimed)
+                code = self._run_trial(claimed[0].number, claimed)
                 if code:
                     return code
         self.write()
@@ -141,6 +165,23 @@ class Sweep:
         if not worker:
             self.say_end()
         return 0
+
+    def _run_trial(self, number: int, claimed=None) -> int:
+        """Trial `number` here, or in a child process of its own (`trial_processes`)."""
+        from optuna.trial import Trial
+
+        if self.trial_processes:
+            from cbrun.sweep.workers import run_in_child
+
+            return run_in_child(
+                functools.partial(
+                    trial_in_process, self.folder, self.storage, self.name, number, self._threads
+                )
+            )
+        if claimed is None:
+            frozen = self.study.get_trials(deepcopy=False)[number]
+            claimed = Trial(self.study, frozen._trial_id), frozen.user_attrs
+        return self._trial(*claimed)
 
     def _claim(self):
         """The next trial to run and what it records (its values, its run folder), or None
@@ -185,6 +226,7 @@ class Sweep:
 
         values, run_dir = attrs["values"], Path(attrs["run_dir"])
         self.sink.line(f"trial {trial.number}: {json.dumps(values)}", always=True)
+        use_backend(values.get("backend", self.spec.backend))  # before the reporter's Keras
         reporter = objective_reporter(
             trial, self.spec.sweep.objective.monitor, self._between_trials
         )

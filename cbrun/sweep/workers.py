@@ -74,6 +74,7 @@ class PoolOrder:
     threads: int
     jobs: int
     resume: tuple[int, ...] = ()
+    preload: bool = True  # Keras imported once in the pool; not when trials take a process each
 
 
 def run_workers(sweep, jobs: int, interrupted: list[int]) -> int:
@@ -83,7 +84,7 @@ def run_workers(sweep, jobs: int, interrupted: list[int]) -> int:
     sweep.sink.line(f"{jobs} workers, {threads} TensorFlow thread(s) each", always=True)
     order = PoolOrder(
         str(sweep.folder), sweep.storage, sweep.name, sweep.target, threads, jobs,
-        tuple(interrupted),
+        tuple(interrupted), not sweep.trial_processes,
     )  # fmt: skip
     # Held back until `forward` is in place here; the pool holds them until its workers are.
     blocked = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
@@ -149,6 +150,24 @@ def _fork(run: Callable[[], int], own_group: bool = False) -> int:
         os._exit(code)
 
 
+def run_in_child(run: Callable[[], int]) -> int:
+    """`run()` in a forked child that dies with this process; its exit code. Ctrl-C and
+    SIGTERM sent to this process are passed on to it (it stops after its epoch): in a
+    process group of its own, a terminal's Ctrl-C reaches it once, from here."""
+    pid = _fork(run, own_group=True)
+
+    def forward(signum, frame):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signum)
+
+    saved = {sig: signal.signal(sig, forward) for sig in STOP_SIGNALS}
+    try:
+        return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+
+
 def _load_once() -> None:
     """In the pool, before any fork: TensorFlow (quietly, frozen out of the collector)
     and the modules a trial runs. No op runs and no thread starts here, so each forked
@@ -184,7 +203,8 @@ def _pool(order: PoolOrder) -> int:
     """The pool: imports TensorFlow once, forks the workers, passes Ctrl-C and SIGTERM on
     to them, and ends with the first failing worker's code (by its signal, if one killed
     it). Stop signals arrive blocked (`run_workers`) and stay so until `forward` is set."""
-    _load_once()
+    if order.preload:
+        _load_once()
     workers = [
         _fork(functools.partial(_work, order, order.resume[index :: order.jobs]))
         for index in range(order.jobs)
