@@ -171,7 +171,7 @@ class Sweep:
         from optuna.trial import Trial
 
         if self.trial_processes:
-            from cbrun.sweep.workers import run_in_child
+            from cbrun.sweep.processes import run_in_child
 
             return run_in_child(
                 functools.partial(

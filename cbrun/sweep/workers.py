@@ -28,9 +28,9 @@ import functools
 import os
 import signal
 import sys
-import traceback
-from collections.abc import Callable
 from dataclasses import dataclass
+
+from cbrun.sweep.processes import STOP_SIGNALS, fork_child
 
 
 def cores() -> int:
@@ -47,19 +47,6 @@ def default_jobs(trials: int) -> int:
 
 def threads_per_job(jobs: int) -> int:
     return max(1, cores() // jobs)
-
-
-STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
-
-
-def _die_with_parent() -> None:
-    """In a child: SIGKILL when its parent dies (Linux), so a killed sweep leaves no
-    worker behind."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        PR_SET_PDEATHSIG = 1
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 @dataclass(frozen=True)
@@ -96,7 +83,7 @@ def run_workers(sweep, jobs: int, interrupted: list[int]) -> int:
                 os.kill(pool, signum)
 
     try:
-        pool = _fork(functools.partial(_pool, order), own_group=True)
+        pool = fork_child(functools.partial(_pool, order), own_group=True)
         saved = {s: signal.signal(s, forward) for s in STOP_SIGNALS}
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
@@ -113,59 +100,6 @@ def run_workers(sweep, jobs: int, interrupted: list[int]) -> int:
     if not failed:
         sweep.say_end()
     return failed
-
-
-def _fork(run: Callable[[], int], own_group: bool = False) -> int:
-    """Fork a child that dies with this process and ends with `run()`'s code (never
-    returning here); its pid. `own_group`: a process group of its own, so a terminal's
-    Ctrl-C reaches this process alone, which passes it on once."""
-    parent = os.getpid()
-    sys.stdout.flush()  # so nothing buffered here is written twice
-    sys.stderr.flush()
-    pid = os.fork()
-    if pid:
-        return pid
-    code = 1
-    try:
-        if own_group:
-            os.setsid()
-        _die_with_parent()
-        if os.getppid() == parent:  # the parent did not die before the line above
-            code = run()
-    except SystemExit as stop:
-        code = stop.code if isinstance(stop.code, int) else 1
-    except Exception as error:  # noqa: BLE001 - said as the CLI says it (output/crashes.py)
-        from cbrun.backend import VERBOSE_ENV
-        from cbrun.output.crashes import report_failure
-
-        code = report_failure(error, os.environ.get(VERBOSE_ENV) == "1")
-    except BaseException:  # as an uncaught exception ends a process: its traceback, exit 1
-        traceback.print_exc()
-    finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        # Everything is written (atomically, fsynced) and committed: skip TensorFlow's
-        # interpreter teardown (0.5 s a process, measured), and never finalize what the
-        # parent opened before the fork (its storage's connections).
-        os._exit(code)
-
-
-def run_in_child(run: Callable[[], int]) -> int:
-    """`run()` in a forked child that dies with this process; its exit code. Ctrl-C and
-    SIGTERM sent to this process are passed on to it (it stops after its epoch): in a
-    process group of its own, a terminal's Ctrl-C reaches it once, from here."""
-    pid = _fork(run, own_group=True)
-
-    def forward(signum, frame):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signum)
-
-    saved = {sig: signal.signal(sig, forward) for sig in STOP_SIGNALS}
-    try:
-        return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
-    finally:
-        for sig, handler in saved.items():
-            signal.signal(sig, handler)
 
 
 def _load_once() -> None:
@@ -206,7 +140,7 @@ def _pool(order: PoolOrder) -> int:
     if order.preload:
         _load_once()
     workers = [
-        _fork(functools.partial(_work, order, order.resume[index :: order.jobs]))
+        fork_child(functools.partial(_work, order, order.resume[index :: order.jobs]))
         for index in range(order.jobs)
     ]
 
