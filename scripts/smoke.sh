@@ -119,6 +119,9 @@ lane_a() {
   step "validate configs/early_stop.yaml"
   "$CBRUN" validate configs/early_stop.yaml --set fit.epochs=2 >"$OUT/resolved.yaml"
   grep -q "epochs: 2" "$OUT/resolved.yaml" || fail "validate did not apply --set"
+  step "validate --set backend=jax (checked, no backend imported)"
+  "$CBRUN" validate configs/early_stop.yaml --set backend=jax | grep -q "^backend: jax" ||
+    fail "validate --set backend=jax"
   step "list-callbacks"
   "$CBRUN" list-callbacks --json >"$OUT/callbacks.json"
   "$PY" -c 'import json,sys; assert any(c["name"] == "EarlyStopping" for c in json.load(open(sys.argv[1])))' \

@@ -46,7 +46,7 @@ def sweep(config, overrides, trials, jobs, storage, study, runs_dir, resume, tra
     """Search the `sweep:` space of CONFIG with Optuna: one run folder per trial, the study
     in SQLite (or --storage, shared by processes on many machines), pruning by epoch,
     sweep.json and best.yaml; --resume continues a killed sweep."""
-    from cbrun.sweep import study as sweeps
+    from cbrun.sweep import folders as sweeps
     from cbrun.sweep.workers import default_jobs, run_workers
 
     modes.refuse_conflicts()

@@ -92,26 +92,21 @@ def fit_data(
     scale: float | None = None,
     augment=None,
 ) -> FitData:
-    """The training pipeline (one epoch, ordered by the current epoch) and the validation arrays
-    (`validation`, when given as such, else the last `validation_split` of the training ones),
-    both as float32 batches divided by `scale` (None: cast only); `augment(batch, epoch,
-    step)` (cbrun/data/augment.py) changes the training batches only.
+    """The training pipeline (one epoch, ordered by the current epoch) and the validation
+    arrays (`validation`, else the last `validation_split` of the training ones), both as
+    float32 batches divided by `scale`; `augment(batch, epoch, step)` changes training's.
 
-    Keras is given no `steps_per_epoch`: it reads the one-epoch dataset to its end
-    every epoch, so a chunk of `steps_per_execution` steps never runs into the
-    next epoch's batches. On JAX, the same batches come from `numpy_feeding.py`.
+    Keras is given no `steps_per_epoch`: it reads the one-epoch dataset to its end every
+    epoch, so a chunk of `steps_per_execution` steps never runs into the next epoch's
+    batches. On JAX, the same batches come from `numpy_feeding.py`.
     """
     if validation is None:
         (x, y), validation = split_validation(x, y, validation_split)
-    count = len(x)
-    batches = math.ceil(count / batch_size)
-    steps = steps_per_epoch or batches
+    count, batches = len(x), math.ceil(len(x) / batch_size)
+    steps, order_of = steps_per_epoch or batches, lambda at: epoch_order(count, seed, at, shuffle)
     if on_jax():
-        train, held, callback = numpy_feeding.fit_data(
-            x, y, batch_size=batch_size, steps=steps, validation=validation, scale=scale,
-            order_of=lambda index: epoch_order(count, seed, index, shuffle), augment=augment,
-        )  # fmt: skip
-        return FitData(train, steps, held, callback)
+        fed = numpy_feeding.fit_data(x, y, batch_size, steps, order_of, validation, scale, augment)
+        return FitData(fed[0], steps, fed[1], fed[2])
     tf = load_tensorflow()
     # One copy into TensorFlow, as stored; batches are gathered from it by index.
     images = stored_tensor(x)
@@ -141,7 +136,7 @@ def fit_data(
     )
     dataset = dataset.with_options(_options())
 
-    callback = _epoch_callback(order, epoch, lambda index: epoch_order(count, seed, index, shuffle))
+    callback = _epoch_callback(order, epoch, order_of)
     batched = validation and in_batches(*validation, batch_size=batch_size, scale=scale)
     return FitData(dataset, steps, batched, callback)
 

@@ -48,7 +48,7 @@ def _batches_class(keras):
     return Batches
 
 
-def fit_data(x, y, *, batch_size, steps, order_of, validation, scale, augment):
+def fit_data(x, y, batch_size, steps, order_of, validation, scale, augment):
     """`(train, validation, callback)`: the training batches in each epoch's order (the
     callback writes it before Keras reads the epoch's first batch), and the validation
     `(x, y)` in order, or None."""

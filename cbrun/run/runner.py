@@ -118,8 +118,7 @@ def train(
     refuse_capping_environment()
     epochs = spec.fit.epochs if spec is not None else None  # more than done: continue
     source = None if resume is None else resuming.open_unfinished(resume, epochs)
-    if source is not None:
-        spec = resuming.resume_spec(source, spec)
+    spec = spec if source is None else resuming.resume_spec(source, spec)
     spec = resuming.self_contained(spec, allow_plugins, search_paths)
     use_backend(spec.backend)
     probe_outputs(spec, run_dir=run_dir, runs_dir=runs_dir, resume=resume)
@@ -169,10 +168,7 @@ def _prepare(spec: RunSpec, source, sink, *, runs_dir, run_dir, verbose) -> _Tra
     weights = class_weights(
         spec.fit.class_weight, dataset.y_train, dataset.num_classes, spec._origins
     )
-    import_keras(verbose)
-    if on_jax() and tensorflow_needed(spec):
-        load_tensorflow()  # quietly here, not by Keras's own lazy import, unquiet
-    load_keras().backend.clear_session()  # what an earlier run in this process left
+    _import_backend(spec, verbose)
     # Before the run folder exists: a strategy or an augmentation Keras refuses leaves nothing.
     strategy = make_strategy(spec.distribute, spec.fit.batch_size, sink.line)
     augmenter_for(spec, dataset)
@@ -214,6 +210,15 @@ def _prepare(spec: RunSpec, source, sink, *, runs_dir, run_dir, verbose) -> _Tra
         chief=cluster is None or cluster.is_chief,
         verbose=verbose,
     )
+
+
+def _import_backend(spec: RunSpec, verbose: bool) -> None:
+    """Keras on the run's backend, and TensorFlow on JAX only where a feature needs it
+    (imported quietly here, not by Keras's own lazy import, unquiet)."""
+    import_keras(verbose)
+    if on_jax() and tensorflow_needed(spec):
+        load_tensorflow()
+    load_keras().backend.clear_session()  # what an earlier run in this process left
 
 
 def _build(spec, run, source, dataset, strategy, cluster, sink, search_paths):

@@ -50,3 +50,29 @@ def objective_of(history: list[dict], monitor: str, mode: str) -> float | None:
     if not values:
         return None
     return max(values) if mode == "max" else min(values)
+
+
+def trial_row(trial) -> dict:
+    """One trial as `sweep.json` lists it."""
+    attrs = trial.user_attrs
+    return {
+        "number": trial.number,
+        "status": trial.state.name.lower(),
+        "params": attrs.get("values"),
+        "objective": trial.value,
+        "epochs": len(trial.intermediate_values),
+        "run_dir": attrs.get("run_dir"),
+        "worker": attrs.get("worker"),
+        "error": attrs.get("error"),
+    }
+
+
+def best_row(trial) -> dict:
+    """The best trial as `sweep.json` names it."""
+    attrs = trial.user_attrs
+    return {
+        "number": trial.number,
+        "params": attrs.get("values"),
+        "objective": trial.value,
+        "run_dir": attrs.get("run_dir"),
+    }

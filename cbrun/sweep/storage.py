@@ -132,3 +132,15 @@ def never_less(state_file: Path, trials: list) -> None:
             f"{state_file} holds {held} trials and the study {len(trials)}: not rewritten "
             "(the study's storage is not this sweep's)"
         )
+
+
+def probe_sweep_outputs(spec, runs_dir, storage) -> None:
+    """The sweep folder's parent, a SQLite storage file and a local MLflow store, probed
+    before anything is written (cbrun/filesystem.py)."""
+    from cbrun.filesystem import probe_file, probe_folder
+    from cbrun.run.outputs import probe_store
+
+    probe_folder(runs_dir or spec.output.runs_dir, "--runs-dir" if runs_dir else "output.runs_dir")
+    if storage and storage.startswith("sqlite:///"):
+        probe_file(storage.removeprefix("sqlite:///").split("?")[0], "--storage")
+    probe_store(spec)

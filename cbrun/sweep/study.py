@@ -32,18 +32,25 @@ from cbrun.backend import import_keras, load_tensorflow, on_jax, use_backend
 from cbrun.config.loading import load_config
 from cbrun.errors import CbrunError, NonFiniteLossError
 from cbrun.output.rundir import CONFIG, atomic_write_json, atomic_write_text
-from cbrun.sweep.reporting import objective_of, objective_reporter, silent_console
+from cbrun.sweep.reporting import (
+    best_row,
+    objective_of,
+    objective_reporter,
+    silent_console,
+    trial_row,
+)
 from cbrun.sweep.space import (
-    check_sweep,
     grid_point,
-    grid_points,
     make_sampler,
     overrides_for,
     space_summary,
     suggest,
 )
-from cbrun.sweep.storage import check_holds, check_url, never_less, open_study, recorded_state
-from cbrun.sweep.tracking import finish_tracking, start_tracking, tag_trial
+from cbrun.sweep.storage import (
+    never_less,
+    open_study,
+)
+from cbrun.sweep.tracking import finish_tracking, tag_trial
 
 STORAGE = "study.db"
 SWEEP = "sweep.json"
@@ -322,29 +329,12 @@ class Sweep:
         """`sweep.json` (every trial), and `best.yaml` once a trial completed."""
         from optuna.trial import TrialState
 
-        trials = [
-            {
-                "number": t.number,
-                "status": t.state.name.lower(),
-                "params": t.user_attrs.get("values"),
-                "objective": t.value,
-                "epochs": len(t.intermediate_values),
-                "run_dir": t.user_attrs.get("run_dir"),
-                "worker": t.user_attrs.get("worker"),
-                "error": t.user_attrs.get("error"),
-            }
-            for t in self.trials()
-        ]
+        trials = [trial_row(t) for t in self.trials()]
         never_less(self.folder / SWEEP, trials)  # before best.yaml too
         best = None
         if self.trials(TrialState.COMPLETE):
             top = self.study.best_trial
-            best = {
-                "number": top.number,
-                "params": top.user_attrs.get("values"),
-                "objective": top.value,
-                "run_dir": top.user_attrs.get("run_dir"),
-            }
+            best = best_row(top)
             text = top.user_attrs.get("config")  # absent in sweeps begun before it was kept
             if text is None:
                 text = (Path(best["run_dir"]) / CONFIG).read_text(encoding="utf-8")
@@ -364,67 +354,3 @@ class Sweep:
                 "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             },
         )
-
-
-def start(
-    config: Path, overrides=(), *, runs_dir=None, storage=None, study=None, trials=None, sink,
-    track=(),
-) -> Sweep:  # fmt: skip
-    """A new sweep folder for `config` (checked first); `track` as `--track`."""
-    from cbrun.config.tracking import with_tracking
-    from cbrun.output.rundir import RunDir
-
-    check_url(storage, study)
-    spec = with_tracking(load_config(config, list(overrides)), track)
-    check_sweep(Path(config), spec)
-    probe_sweep_outputs(spec, runs_dir, storage)
-    folder = RunDir.create(Path(runs_dir or spec.output.runs_dir), f"{spec.name}-sweep").path
-    try:
-        from cbrun.run.resume import absolute_paths, self_contained
-
-        recorded = self_contained(
-            absolute_paths(spec), (), [Path(config).resolve().parent, Path.cwd()]
-        )
-        atomic_write_text(folder / CONFIG, recorded.to_yaml())
-        sweep = Sweep(folder, storage=storage, study=study, sink=sink)
-        if storage:
-            _ = sweep.study  # opened now: a wrong URL is one line, before any worker starts
-        start_tracking(folder, spec, lambda line: sink.line(line, always=True))
-    except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise
-    sweep.target = trials or spec.sweep.trials
-    sink.line(f"sweep: {folder}  (storage {sweep.storage}, study {sweep.name})", always=True)
-    points = grid_points(spec)
-    if points is not None and sweep.target > points:
-        sink.line(f"the grid has {points} points: {points} trials, not {sweep.target}", always=True)
-        sweep.target = points
-    return sweep
-
-
-def probe_sweep_outputs(spec, runs_dir, storage) -> None:
-    """The sweep folder's parent, a SQLite storage file and a local MLflow store, probed
-    before anything is written (cbrun/filesystem.py)."""
-    from cbrun.filesystem import probe_file, probe_folder
-    from cbrun.run.outputs import probe_store
-
-    probe_folder(runs_dir or spec.output.runs_dir, "--runs-dir" if runs_dir else "output.runs_dir")
-    if storage and storage.startswith("sqlite:///"):
-        probe_file(storage.removeprefix("sqlite:///").split("?")[0], "--storage")
-    probe_store(spec)
-
-
-def reopen(folder: Path, *, trials=None, sink) -> Sweep:
-    """A sweep folder to continue, with the storage and study it recorded."""
-    from cbrun.filesystem import probe_file
-
-    state = recorded_state(folder, SWEEP)
-    probe_file(Path(folder) / SWEEP, "--resume")  # sweep.json and the trials are written
-    sweep = Sweep(Path(folder), storage=state["storage"], study=state["study"], sink=sink)
-    check_holds(sweep.trials(), state, folder)
-    sweep.target = trials or state["trials_asked"]
-    sink.line(
-        f"resuming sweep {folder}: {sweep.finished()} of {sweep.target} trials finished",
-        always=True,
-    )
-    return sweep

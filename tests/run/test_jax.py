@@ -255,3 +255,20 @@ def test_the_config_decides_over_keras_backend(monkeypatch):
     assert backend.ignored_shell_backend() == "KERAS_BACKEND=jax"
     monkeypatch.setattr(backend, "SHELL_BACKEND", "tensorflow")
     assert backend.ignored_shell_backend() is None
+
+
+def test_what_needs_tensorflow_on_jax_is_named():
+    from cbrun.config.backend_checks import tensorflow_needed
+    from cbrun.config.loading import load_config
+
+    spec = load_config(ROOT / "configs" / "builtins.yaml", ["tracking.tensorboard=false"])
+    assert tensorflow_needed(spec) == ["callbacks[3] TensorBoard"]
+    spec = load_config(ROOT / "configs" / "early_stop.yaml", ["tracking.tensorboard=true"])
+    assert tensorflow_needed(spec) == ["tracking.tensorboard"]
+
+
+def test_a_trial_in_its_own_process_ends_with_its_code():
+    from cbrun.sweep.processes import run_in_child
+
+    assert run_in_child(lambda: 7) == 7
+    assert run_in_child(lambda: os.kill(os.getpid(), signal.SIGTERM)) == -signal.SIGTERM

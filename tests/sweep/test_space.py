@@ -85,7 +85,7 @@ def test_a_new_grid_sweep_is_capped_at_its_points_and_a_foreign_folder_refused(t
     from rich.console import Console
 
     from cbrun.output.logsink import LogSink
-    from cbrun.sweep.study import reopen, start
+    from cbrun.sweep.folders import reopen, start
 
     console = Console(file=io.StringIO(), width=120)
     sink = LogSink(console)
