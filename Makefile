@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test smoke lint bench bench-sweep bench-tracking bench-tracking-faults bench-images bench-data signatures sample clean
+.PHONY: install run test smoke lint docs bench bench-sweep bench-tracking bench-tracking-faults bench-images bench-backends bench-data signatures sample clean
 
 install: $(STAMP)
 
@@ -40,6 +40,12 @@ lint: install
 	$(BIN)/ruff check cbrun tests bench scripts examples
 	$(BIN)/ruff format --check cbrun tests bench scripts examples
 
+# The site, into build/site/ (open index.html): --strict fails on a broken link or a
+# reference that cannot be made. Its references are generated from the code at build time
+# (scripts/docs_reference.py, mkdocs-click, mkdocstrings).
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
 bench: install
 	$(BIN)/python bench/run.py
 
@@ -55,6 +61,11 @@ bench-images: install
 # A tracking store that is down or never answers, against no tracking (issue 37).
 bench-tracking-faults: install
 	$(BIN)/python bench/tracking_faults.py --rounds 3
+
+# P10: cbrun on JAX and on TensorFlow beside plain Keras on each, mlp and cnn on full
+# MNIST (issue 39): epoch times and a cold process's time to its first epoch line.
+bench-backends: install
+	$(BIN)/python bench/backends.py --rounds 3
 
 # Your own arrays at 60k and 240k images: peak memory growth (P7) and a 5-step run (P8).
 bench-data: install

@@ -183,6 +183,10 @@ def test_a_sweep_searches_over_the_backend(tmp_path):
     drawn = [json.loads(path.read_text()) for path in trials]
     assert sorted(s["backend"] for s in drawn) == ["jax", "tensorflow"]
     assert all(s["status"] == "completed" for s in drawn)
+    from cbrun.sweep.study import Sweep
+
+    folder = trials[0].parents[2]
+    assert Sweep(folder, storage=None, study=None, sink=None).trial_processes
 
 
 BAD = [
