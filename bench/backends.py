@@ -37,7 +37,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 MNIST = ROOT.parent / "shared" / "data" / "mnist.npz"
 CBRUN = str(Path(sys.executable).parent / "cbrun")
-EPOCHS = {"mlp": 3, "cnn": 2}
+EPOCHS = {"mlp": 6, "cnn": 3}
 
 MODELS = {
     "mlp": "model: {name: mlp, args: {units: [512, 512], dropout: 0.2}}",

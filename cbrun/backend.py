@@ -73,8 +73,10 @@ def missing_extra(backend: str) -> str | None:
     return f"backend: {backend} needs the {package} package: pip install '{extra}'"
 
 
-def use_backend(backend: str) -> None:
-    """Run Keras on `backend` in this process: set before Keras is imported.
+def use_backend(backend: str, host_devices: int | None = None) -> None:
+    """Run Keras on `backend` in this process: set before Keras is imported. On JAX,
+    `host_devices` splits the CPU into that many devices (`distribute.logical_devices`),
+    which XLA reads once, when JAX starts.
 
     Raises:
         UsageError: Keras was imported on another backend in this process already (it
@@ -92,6 +94,24 @@ def use_backend(backend: str) -> None:
     global _chosen
     _chosen = backend
     os.environ["KERAS_BACKEND"] = backend
+    if backend == "jax" and host_devices:
+        _split_host(host_devices)
+
+
+HOST_DEVICES = "--xla_force_host_platform_device_count"
+
+
+def _split_host(count: int) -> None:
+    if "jax" in sys.modules:
+        started = len(sys.modules["jax"].devices())
+        if started != count:
+            raise UsageError(
+                f"distribute.logical_devices: {count} asked for, but JAX started with "
+                f"{started} device(s) in this process already: run it in its own process"
+            )
+        return
+    flags = [f for f in os.environ.get("XLA_FLAGS", "").split() if not f.startswith(HOST_DEVICES)]
+    os.environ["XLA_FLAGS"] = " ".join([*flags, f"{HOST_DEVICES}={count}"])
 
 
 def ignored_shell_backend() -> str | None:

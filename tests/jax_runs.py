@@ -3,7 +3,8 @@
 `python tests/jax_runs.py WORK` trains, in this one process, own arrays (augmented,
 class-weighted, mixed precision, EMA), an image folder with a backbone fine-tuned, and
 every shipped config, all with `backend: jax`; evaluates and predicts a run; and last
-a run that writes TensorBoard files, the one thing here that needs TensorFlow itself.
+runs that write TensorBoard files and an export to SavedModel, the things here that need
+TensorFlow itself.
 It prints one JSON line: each run's status and backend, and the TensorFlow modules the
 process had loaded before that last run (none is the point) and after it.
 """
@@ -67,9 +68,20 @@ def main(work: Path) -> dict:
 
     runs, report = work / "runs", {"runs": {}}
 
-    def record(run) -> None:
+    def record(run) -> dict:
         summary = json.loads((Path(run.run_dir) / "summary.json").read_text())
         report["runs"][summary["name"]] = [run.status, summary["backend"]]
+        return summary
+
+    # First, as JAX reads the host's device count once: mirrored as Keras's DataParallel
+    # over two CPU devices, beside the same run on one.
+    config = ROOT / "configs" / "mnist_mlp.yaml"
+    mirrored = ["distribute.strategy=mirrored", "distribute.logical_devices=2"]
+    for name, extra in (("data-parallel", mirrored), ("one-device", [])):
+        run = api.train(config, [*SMALL, f"name={name}", "fit.batch_size=64", *extra],
+                        runs_dir=runs)  # fmt: skip
+        report[name] = record(run)["distribute"]
+        report[name]["history"] = (Path(run.run_dir) / "history.csv").read_text()
 
     rng = np.random.default_rng(1)
     np.savez(
@@ -99,6 +111,9 @@ def main(work: Path) -> dict:
     tracked = [*SMALL, "tracking.tensorboard=true", "name=tracked"]  # cbrun's tracker
     record(api.train(ROOT / "configs" / "early_stop.yaml", tracked, runs_dir=runs))
     report["tensorflow_after"] = _tensorflow_modules()
+    from cbrun.after.export import export_run  # SavedModel through jax2tf, verified
+
+    report["export"] = export_run(own.run_dir, ["saved_model"], say=lambda line: None)
     report["keras_backend"] = sys.modules["keras"].backend.backend()
     return report
 

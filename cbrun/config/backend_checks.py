@@ -1,9 +1,11 @@
 """What the backend and a `distribute:` strategy cannot run, said before any backend is
 imported.
 
-`distribute:` strategies are `tf.distribute`, which only the TensorFlow backend has; the
-JAX backend's extra must be installed. Everything else a config can ask for runs on both
-(README, "Keras on JAX").
+On JAX, `distribute: {strategy: mirrored}` is Keras's `DataParallel` over JAX's devices
+and `logical_devices: N` splits the CPU into N of them (XLA's host device count), as the
+two do on TensorFlow; `multi_worker_mirrored` and a `devices` list (TensorFlow's device
+names) are tf.distribute's alone. The JAX backend's extra must be installed. Everything
+else a config can ask for runs on both (docs: "Keras on JAX").
 """
 
 from __future__ import annotations
@@ -31,22 +33,27 @@ def backend_problems(spec) -> list:
         return []
     found = []
     strategy = spec.distribute.strategy
-    if strategy != "default":
+    if strategy == "multi_worker_mirrored":
         message = (
-            f"{strategy} is a tf.distribute strategy, which backend jax does not have: "
-            "leave distribute at default, or train with backend: tensorflow"
+            "multi_worker_mirrored is a tf.distribute strategy, which backend jax does not "
+            "have: use mirrored (Keras's DataParallel over this machine's devices), or train "
+            "with backend: tensorflow"
         )
         found.append((("distribute", "strategy"), message, False))
-    if spec.distribute.logical_devices:
-        message = "splits TensorFlow's CPU, which backend jax does not use: remove it"
-        found.append((("distribute", "logical_devices"), message, False))
+    if spec.distribute.devices is not None:
+        message = (
+            "names TensorFlow's devices; on backend jax, mirrored takes every device JAX "
+            "sees (distribute.logical_devices splits the CPU): remove it"
+        )
+        found.append((("distribute", "devices"), message, False))
     return found
 
 
 def distribute_problems(spec) -> list:
     """Keras's multi-step loop under a tf.distribute strategy."""
     steps = spec.fit.steps_per_execution
-    if spec.distribute.strategy != "default" and steps not in ("auto", 1):
+    on_tensorflow = spec.backend == "tensorflow"
+    if spec.distribute.strategy != "default" and steps not in ("auto", 1) and on_tensorflow:
         message = (
             f"must be auto or 1 with distribute.strategy {spec.distribute.strategy} "
             "(Keras's multi-step loop fails under tf.distribute)"

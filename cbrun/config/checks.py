@@ -334,7 +334,7 @@ def _augment(spec) -> list[Found]:
 _CHECKS = (
     (_data, {"data"}),
     (_augment, {"data"}),
-    (distribute_problems, {"fit", "distribute"}),
+    (distribute_problems, {"fit", "distribute", "backend"}),
     (backend_problems, {"backend", "distribute"}),
     (_model, {"model"}),
     (_optimizer, {"compile"}),

@@ -51,6 +51,7 @@ class FitData:
     steps_per_epoch: int
     validation: tuple | None
     callback: object
+    notes: tuple = ()  # lines for the console: images a pass leaves out (numpy_feeding.py)
 
 
 def split_validation(x: np.ndarray, y: np.ndarray, fraction: float):
@@ -96,17 +97,17 @@ def fit_data(
     arrays (`validation`, else the last `validation_split` of the training ones), both as
     float32 batches divided by `scale`; `augment(batch, epoch, step)` changes training's.
 
-    Keras is given no `steps_per_epoch`: it reads the one-epoch dataset to its end every
-    epoch, so a chunk of `steps_per_execution` steps never runs into the next epoch's
-    batches. On JAX, the same batches come from `numpy_feeding.py`.
+    Keras gets no `steps_per_epoch`: it reads the one-epoch dataset to its end, so no chunk of
+    `steps_per_execution` steps runs into the next epoch's. JAX's: `numpy_feeding.py`.
     """
     if validation is None:
         (x, y), validation = split_validation(x, y, validation_split)
     count, batches = len(x), math.ceil(len(x) / batch_size)
     steps, order_of = steps_per_epoch or batches, lambda at: epoch_order(count, seed, at, shuffle)
     if on_jax():
-        fed = numpy_feeding.fit_data(x, y, batch_size, steps, order_of, validation, scale, augment)
-        return FitData(fed[0], steps, fed[1], fed[2])
+        return _fed_by_numpy(
+            x, y, batch_size, steps_per_epoch, order_of, validation, scale, augment
+        )
     tf = load_tensorflow()
     # One copy into TensorFlow, as stored; batches are gathered from it by index.
     images = stored_tensor(x)
@@ -141,6 +142,15 @@ def fit_data(
     return FitData(dataset, steps, batched, callback)
 
 
+def _fed_by_numpy(x, y, batch_size, steps_per_epoch, order_of, validation, scale, augment):
+    """`fit_data` on JAX: the same batches as a PyDataset (`numpy_feeding.py`)."""
+    train, held, callback = numpy_feeding.fit_data(
+        x, y, batch_size, steps_per_epoch, order_of, validation, scale, augment
+    )
+    notes = (dropped_note("training", train), dropped_note("validation", held))
+    return FitData(train, len(train), held, callback, tuple(n for n in notes if n))
+
+
 def _epoch_callback(order, epoch, order_of):
     """A callback that writes each epoch's order and number into the pipeline before
     Keras opens its iterator."""
@@ -152,6 +162,17 @@ def _epoch_callback(order, epoch, order_of):
             epoch.assign(index)
 
     return EpochOrder()
+
+
+def dropped_note(what: str, batches) -> str | None:
+    """The line saying how many images a pass leaves out (JAX's DataParallel), or None."""
+    dropped = getattr(batches, "dropped", 0)
+    if not dropped:
+        return None
+    return (
+        f"distribute: {dropped} of {len(batches.x):,} {what} images left out of each pass (the "
+        f"last batch is cut to a multiple of the devices, which JAX needs to split it)"
+    )
 
 
 def in_batches(x: np.ndarray, y: np.ndarray, *, batch_size: int, scale: float | None):

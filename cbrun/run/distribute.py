@@ -10,18 +10,49 @@ from __future__ import annotations
 
 import contextlib
 
-from cbrun.backend import ignored_shell_backend, load_tensorflow, on_jax
+from cbrun.backend import ignored_shell_backend, load_keras, load_tensorflow, on_jax
 from cbrun.errors import UsageError
 
 
-class OneDevice:
-    """The strategy of a run on JAX: one device, no tf.distribute (the config check
-    refused every other `distribute:`)."""
+class JaxDevices:
+    """A run's devices on JAX, shaped like the tf.distribute strategy the runner uses:
+    one, or every device JAX sees, with Keras's `DataParallel` set process-wide."""
 
-    num_replicas_in_sync = 1
+    def __init__(self, devices: list | None = None):
+        self.num_replicas_in_sync = max(1, len(devices or ()))
 
     def scope(self):
         return contextlib.nullcontext()
+
+
+def reset_distribution() -> None:
+    """Keras's process-wide distribution unset (on JAX): what a run set, after it; what
+    an earlier run in this process left, before the next."""
+    if on_jax():
+        load_keras().distribution.set_distribution(None)
+
+
+def _jax_devices(spec, batch_size: int, announce) -> JaxDevices:
+    """`mirrored` on JAX: Keras's DataParallel over every device JAX sees."""
+    reset_distribution()
+    if spec.strategy == "default":
+        return JaxDevices()
+    import jax
+
+    devices = jax.devices()
+    if batch_size % len(devices):
+        raise UsageError(
+            f"fit.batch_size {batch_size} (the global batch) does not split evenly over "
+            f"{len(devices)} devices"
+        )
+    keras = load_keras()
+    keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
+    names = ", ".join(f"{d.platform}:{d.id}" for d in devices)
+    announce(
+        f"distribute: mirrored as Keras's DataParallel over {len(devices)} JAX devices "
+        f"({names}); global batch {batch_size} = {batch_size // len(devices)} per device"
+    )
+    return JaxDevices(devices)
 
 
 def make_strategy(spec, batch_size: int, announce):
@@ -31,7 +62,7 @@ def make_strategy(spec, batch_size: int, announce):
     devices can only be configured before TensorFlow initialises its devices.
     """
     if on_jax():
-        return OneDevice()
+        return _jax_devices(spec, batch_size, announce)
     tf = load_tensorflow()
 
     if spec.logical_devices:

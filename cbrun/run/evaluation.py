@@ -9,7 +9,7 @@ import math
 
 from cbrun.config.spec import RunSpec
 from cbrun.data.datasets import Dataset
-from cbrun.data.feeding import in_batches
+from cbrun.data.feeding import dropped_note, in_batches
 from cbrun.output.logsink import LogSink
 
 
@@ -31,6 +31,8 @@ def evaluate_on_test(model, spec: RunSpec, dataset: Dataset, sink: LogSink, call
     batches = in_batches(
         dataset.x_test, dataset.y_test, batch_size=spec.evaluate.batch_size, scale=dataset.scale
     )
+    if note := dropped_note("test", batches):
+        sink.line(note)
     results = model.evaluate(
         batches,
         steps=evaluate_steps(spec, len(dataset.x_test), sink),

@@ -42,7 +42,12 @@ from cbrun.output.rundir import CONFIG, LOG, SUMMARY, RunDir
 from cbrun.output.summary import RunStatus, Summary, start_summary
 from cbrun.run import checkpoints
 from cbrun.run import resume as resuming
-from cbrun.run.distribute import backend_said, make_strategy, set_determinism
+from cbrun.run.distribute import (
+    backend_said,
+    make_strategy,
+    reset_distribution,
+    set_determinism,
+)
 from cbrun.run.ending import TrainResult, fit_status, report, write_summary
 from cbrun.run.evaluation import evaluate_on_test
 from cbrun.run.failures import (
@@ -120,7 +125,7 @@ def train(
     source = None if resume is None else resuming.open_unfinished(resume, epochs)
     spec = spec if source is None else resuming.resume_spec(source, spec)
     spec = resuming.self_contained(spec, allow_plugins, search_paths)
-    use_backend(spec.backend)
+    use_backend(spec.backend, spec.distribute.logical_devices)
     probe_outputs(spec, run_dir=run_dir, runs_dir=runs_dir, resume=resume)
     with sink.capturing_output():  # a plugin's print() reaches train.log too
         training = _prepare(spec, source, sink, runs_dir=runs_dir, run_dir=run_dir, verbose=verbose)
@@ -143,10 +148,12 @@ def train(
 
 def _release(training: _Training) -> None:
     """After the run, however it ended: the log closed, the folder unlocked, Keras's
-    global dtype policy back to float32, a non-chief worker's scratch folder gone."""
+    global dtype policy back to float32 and its distribution unset, a non-chief worker's
+    scratch folder gone."""
     training.sink.close()
     training.run.unlock()
     load_keras().mixed_precision.set_global_policy("float32")
+    reset_distribution()
     if not training.chief:
         shutil.rmtree(training.run.path.parent, ignore_errors=True)
 
@@ -334,6 +341,8 @@ def _run_phases(training, recorder, logger, stop, after_recorder) -> tuple[RunSt
     if traced:
         training.tracer.instrument([cb for cb, _ in training.callbacks] + [recorder, logger])
     data = fit_data_for(spec, dataset)
+    for note in data.notes:
+        training.sink.line(note)
     if training.first_epoch < spec.fit.epochs:
         decisions = Decisions(training.sink)
         model.fit(
