@@ -141,7 +141,8 @@ def config_reference() -> str:
         "| key | type | default | allowed | description |",
         "| --- | --- | --- | --- | --- |",
     ]
-    out += [f"| `{k}` | {_cell(t)} | {_cell(d)} | {_cell(a)} | {_cell(s)} |" for k, t, d, a, s in rows]
+    for key, *cells in rows:
+        out.append(f"| `{key}` | " + " | ".join(_cell(cell) for cell in cells) + " |")
     return "\n".join(out) + "\n"
 
 
@@ -157,7 +158,7 @@ def callbacks_reference() -> str:
         out.append(f"## {entry.name}\n")
         out.append(f"*{entry.origin}* · hooks: {', '.join(entry.hooks) or 'none'}\n")
         if entry.unavailable:
-            out.append(f"!!! warning \"Not usable from a config\"\n    {entry.unavailable}\n")
+            out.append(f'!!! warning "Not usable from a config"\n    {entry.unavailable}\n')
         out.append(docstring_markdown(entry.doc or entry.summary).replace("\n#", "\n####") + "\n")
     return "\n".join(out)
 
