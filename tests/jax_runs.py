@@ -1,10 +1,11 @@
 """Runs on Keras's JAX backend, in an interpreter of their own (tests/run/test_jax.py).
 
-`python tests/jax_runs.py WORK` trains, in this one process, own arrays (augmented,
-class-weighted, mixed precision, EMA), an image folder with a backbone fine-tuned, and
-every shipped config, all with `backend: jax`; evaluates and predicts a run; and last
-runs that write TensorBoard files and an export to SavedModel, the things here that need
-TensorFlow itself.
+`python tests/jax_runs.py WORK` trains, in this one process, all with `backend: jax`:
+mirrored as Keras's DataParallel over two CPU devices beside one device; own arrays
+(augmented, class-weighted, mixed precision, EMA); an image folder with a backbone
+fine-tuned; every other callback of the registry in one run; evaluates and predicts a
+run; and last a run that writes TensorBoard files and an export to SavedModel, the
+things here that need TensorFlow itself.
 It prints one JSON line: each run's status and backend, and the TensorFlow modules the
 process had loaded before that last run (none is the point) and after it.
 """
@@ -33,6 +34,33 @@ compile:
 fit: {epochs: 2, batch_size: 16, steps_per_execution: 4, class_weight: balanced}
 callbacks:
   - SwapEMAWeights
+"""
+
+# Every callback of the registry that needs no backbone or TensorFlow, in one run: the
+# guide's and the blog's ports, and Keras's own (SwapEMAWeights is in ARRAYS,
+# UnfreezeBackbone in BACKBONE, TensorBoard in the last run).
+EVERY_CALLBACK = """\
+name: every-callback
+backend: jax
+data: {dataset: mnist, source: bundled, limit: {train: 600, test: 100}, validation_split: 0.2}
+model: {name: mlp, args: {units: [16]}}
+compile:
+  optimizer: {name: adam, args: {learning_rate: 0.01}}
+  loss: sparse_categorical_crossentropy
+  metrics: [accuracy]
+fit: {batch_size: 64, epochs: 3}
+callbacks:
+  - BatchTimestamps
+  - LossAndErrorPrinting
+  - {name: CustomCallback, phases: [fit, evaluate, predict]}
+  - {name: EarlyStopping, args: {monitor: val_loss, patience: 5}}
+  - {name: EarlyStoppingAtMinLoss, args: {patience: 5}}
+  - {name: ScheduledLearningRate, args: {table: [[1, 0.005]]}}
+  - {name: ReduceLROnPlateau, args: {monitor: val_loss, patience: 1}}
+  - {name: ModelCheckpoint, args: {filepath: best.keras, monitor: val_loss, save_best_only: true}}
+  - {name: CSVLogger, args: {filename: epochs.csv}}
+  - TerminateOnNaN
+  - {name: LearningRateScheduler, args: {schedule: {type: step, every: 2, factor: 0.5}}}
 """
 
 BACKBONE = """\
@@ -99,17 +127,13 @@ def main(work: Path) -> dict:
     record(api.train(work / "backbone.yaml", runs_dir=runs))
     report["evaluate"] = api.evaluate(own.run_dir)
     report["predict"] = len(api.predict(own.run_dir, count=3))
-    tensorboard = []
-    for config in sorted((ROOT / "configs").glob("*.yaml")):
-        if "TensorBoard" in config.read_text():
-            tensorboard.append(config)
-        else:
-            record(api.train(config, SMALL, runs_dir=runs))
+    (work / "every.yaml").write_text(EVERY_CALLBACK)
+    record(api.train(work / "every.yaml", runs_dir=runs))
     report["tensorflow_before"] = _tensorflow_modules()
-    for config in tensorboard:  # Keras's TensorBoard callback
-        record(api.train(config, SMALL, runs_dir=runs))
-    tracked = [*SMALL, "tracking.tensorboard=true", "name=tracked"]  # cbrun's tracker
-    record(api.train(ROOT / "configs" / "early_stop.yaml", tracked, runs_dir=runs))
+    # Keras's TensorBoard callback and cbrun's TensorBoard tracker: TensorFlow, quietly.
+    keras_tensorboard = "callbacks=[{name: TensorBoard, args: {log_dir: keras_tensorboard}}]"
+    tensorboard = [*SMALL, "name=tracked", "tracking.tensorboard=true", keras_tensorboard]
+    record(api.train(ROOT / "configs" / "early_stop.yaml", tensorboard, runs_dir=runs))
     report["tensorflow_after"] = _tensorflow_modules()
     from cbrun.after.export import export_run  # SavedModel through jax2tf, verified
 
