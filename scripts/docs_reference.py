@@ -44,21 +44,38 @@ def config_rows(schema: dict | None = None) -> list[tuple[str, str, str, str, st
         for key, raw in properties.items():
             node = resolve(raw)
             path = f"{prefix}{key}"
-            rows.append(
-                (
-                    path,
-                    _type(node, defs),
-                    _default(raw, node, key in required),
-                    _allowed(node, defs),
-                    _description(raw, node),
-                )
-            )
             inner = _section(node, defs)
+            kind, default = _type(node, defs), _default(raw, node, key in required)
+            if inner is not None and "anyOf" not in node:  # a section: its keys follow
+                kind, default = "section", "" if default != "required" else default
+            rows.append((path, kind, default, _allowed(node, defs), _description(raw, node)))
             if inner is not None:
                 walk(inner.get("properties", {}), inner.get("required", []), path + ".")
 
     walk(schema["properties"], schema.get("required", []), "")
-    return rows
+    described = field_descriptions()
+    return [(k, t, d, a, s or described.get(k, "")) for k, t, d, a, s in rows]
+
+
+def field_descriptions() -> dict[str, str]:
+    """`{key: description}` from the pydantic models' field docstrings: the schema swaps
+    `model`, `compile` and `callbacks` for the registry's unions, which carry none."""
+    from pydantic import BaseModel
+
+    from cbrun.config.spec import RunSpec
+
+    found = {}
+
+    def walk(model, prefix):
+        for name, field in model.model_fields.items():
+            key = prefix + (field.alias or name)
+            found[key] = " ".join((field.description or "").split())
+            for kind in getattr(field.annotation, "__args__", ()) or (field.annotation,):
+                if isinstance(kind, type) and issubclass(kind, BaseModel):
+                    walk(kind, key + ".")
+
+    walk(RunSpec, "")
+    return found
 
 
 def _section(node: dict, defs: dict) -> dict | None:
@@ -132,17 +149,22 @@ def _cell(text: str) -> str:
 
 
 def config_reference() -> str:
+    """Each top-level key a section (the page's table of contents), each key an entry:
+    readable at a phone's width, where a five-column table is not."""
     rows = config_rows()
     out = [
         f"{len(rows)} keys, made from `cbrun schema` when this site was built. A key that names a "
         "Keras class (`model`, `compile.optimizer`, a callback) takes that class's arguments: "
         "see [Callbacks](callbacks.md) and `cbrun list-callbacks NAME`.",
-        "",
-        "| key | type | default | allowed | description |",
-        "| --- | --- | --- | --- | --- |",
     ]
-    for key, *cells in rows:
-        out.append(f"| `{key}` | " + " | ".join(_cell(cell) for cell in cells) + " |")
+    for key, kind, default, allowed, said in rows:
+        facts = " · ".join(
+            part for part in (kind, default and f"default {default}", allowed) if part
+        )
+        if "." not in key:
+            out += ["", f"## `{key}`", "", f"{facts}. {said}", ""]
+        else:
+            out.append(f"- `{key}` ({facts}): {said}")
     return "\n".join(out) + "\n"
 
 

@@ -175,6 +175,21 @@ def test_the_config_reference_lists_every_key_of_the_schema(site):
     assert not missing, missing
 
 
+def test_every_config_key_has_a_description():
+    """A new field without a docstring fails here (pydantic's `use_attribute_docstrings`)."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        from docs_reference import config_rows
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    undescribed = [key for key, *_, said in config_rows() if not said]
+    assert not undescribed, undescribed
+    from cbrun.config.base import _Section
+
+    # ...because every section takes its fields' docstrings as their descriptions
+    assert _Section.model_config["use_attribute_docstrings"]
+
+
 def test_the_exit_codes_page_lists_every_error(site):
     from cbrun import errors
 

@@ -11,8 +11,6 @@ from typing import Any, Literal
 
 import yaml
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     PrivateAttr,
     field_validator,
@@ -29,16 +27,13 @@ from cbrun.catalog.limits import (
     MAX_SAMPLES,
     MAX_SEED,
     MAX_STEPS,
-    MAX_TRIALS,
 )
+from cbrun.config.base import _Section
+from cbrun.config.sweep_spec import BOUNDS, SweepSpec
 from cbrun.config.yaml_loader import describe_value
 
 PHASES = ("fit", "evaluate", "predict")
 RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 def _auto_or_positive(value):
@@ -54,39 +49,60 @@ class LimitSpec(_Section):
     """How many images of each split to use (the first N); null uses all."""
 
     train: int | None = Field(None, gt=0, le=MAX_SAMPLES)
+    """Use the first N training images (null: all)."""
     test: int | None = Field(None, gt=0, le=MAX_SAMPLES)
+    """Use the first N test images (null: all)."""
 
 
 class NamedSpec(_Section):
     """A Keras class by name, with its arguments: `{name: AUC, args: {curve: PR}}`."""
 
     name: str
+    """The Keras class's name, as `keras.metrics`, `keras.losses` or `keras.layers` spells it."""
     args: dict[str, Any] = {}
+    """Its constructor's arguments, checked against Keras's signature."""
 
 
 class DataSpec(_Section):
     """Which data, from where, and how it is shaped."""
 
     dataset: Literal["mnist", "fashion_mnist", "arrays", "image_folder"] = "mnist"
+    """Which data: MNIST, Fashion-MNIST, your own arrays (`.npz`) or a folder of images by class."""
     source: Literal["auto", "keras", "bundled", "path"] = "auto"
+    """Where MNIST comes from: `auto` (Keras's cache, else the bundled sample), `keras`,
+    `bundled` (a 12,000-image cut shipped with cbrun) or `path`."""
     path: str | None = None
+    """The file or folder to read: an `.npz` (MNIST's layout, or your arrays) or an image
+    folder; relative to where cbrun runs."""
     # auto: flat rows for the models that take vectors, images for cnn and plugin
     # builders, your own arrays as given (cbrun/config/shapes.py decides, before TensorFlow).
     flatten: bool | Literal["auto"] = "auto"
+    """Feed 784-value rows (`true`) or 28x28x1 images (`false`); `auto` decides by the model."""
     limit: LimitSpec = LimitSpec()
+    """How many images of each split to use."""
     validation_split: float = Field(0.0, ge=0.0, lt=1.0)
+    """The last fraction of the training images held out for validation, as Keras takes it."""
     # `arrays` only: the class count (default: one more than the largest label).
     num_classes: int | None = Field(None, gt=0, le=MAX_CLASSES)
+    """`arrays` only: the number of classes (default: one more than the largest label)."""
     # Keras image augmentation layers applied to training batches only, in order, each
     # draw seeded by (seed, epoch, step): a resumed run sees the same batches.
     augment: list[str | NamedSpec] = []
+    """Keras image augmentation layers for training batches, in order (names or `{name,
+    args}`), seeded by seed, epoch and step."""
     # `image_folder` only: the size every image is resized to (height, width), its
     # colours, the share held out as the test split when there is no test/ folder, and
     # where the decoded uint8 arrays are kept (default: $XDG_CACHE_HOME/cbrun/images).
     image_size: list[int] | None = None
+    """`image_folder` only: `[height, width]` every image is resized to (bilinear)."""
     color_mode: Literal["grayscale", "rgb"] = "rgb"
+    """`image_folder` only: decode as 1 channel (`grayscale`) or 3 (`rgb`)."""
     test_split: float = Field(0.2, gt=0.0, lt=1.0)
+    """`image_folder` only, with no `test/` folder: the share of each class held out as the
+    test split."""
     cache: str | None = None
+    """`image_folder` only: where the decoded uint8 arrays are kept (default
+    `$XDG_CACHE_HOME/cbrun/images`)."""
 
     @field_validator("image_size")
     @classmethod
@@ -110,55 +126,83 @@ class HeadSpec(_Section):
     Dense(num_classes) with a softmax."""
 
     pooling: Literal["avg", "max"] = "avg"
+    """How the backbone's feature map is pooled: global average or max."""
     dropout: float = Field(0.2, ge=0.0, lt=1.0)
+    """Dropout before the final Dense layer."""
 
 
 class ModelSpec(_Section):
     """A registered model builder, or a `keras.applications` backbone, and its arguments."""
 
     name: str
+    """A built-in builder (`linear`, `mlp`, `cnn`, `sequential`), an allowed plugin's
+    (`module:function`) or a `keras.applications` architecture."""
     args: dict[str, Any] = {}
+    """The builder's or the architecture's arguments (`cbrun validate` lists the defaults)."""
     # A finished run folder whose model.keras weights this run starts from (fine-tuning):
     # the same model and data shape, checked before TensorFlow (cbrun/config/shapes.py).
     init_from: str | None = None
+    """A finished run folder whose `model.keras` weights this run starts from (the same model
+    and data shape)."""
     # Backbones only (cbrun/catalog/backbones.py): the backbone's starting weights
     # (imagenet, null, a .weights.h5 file, or a run folder that trained the same backbone),
     # whether it starts frozen, and the head cbrun adds.
     weights: str | None = None
+    """Backbones only: `imagenet`, null (random), a `.weights.h5` file or a run folder that
+    trained the same backbone."""
     freeze: bool = False
+    """Backbones only: start with the backbone frozen (train the head; `UnfreezeBackbone` fine-
+    tunes later)."""
     head: HeadSpec = HeadSpec()
+    """Backbones only: the head cbrun puts on the backbone."""
 
 
 class OptimizerSpec(_Section):
     name: str = "rmsprop"
+    """A `keras.optimizers` class or its short name (`adam`, `rmsprop`, ...)."""
     args: dict[str, Any] = {}
+    """Its arguments (`learning_rate`, ...), checked against Keras's signature."""
 
 
 class CompileSpec(_Section):
     """What `model.compile` receives: names, or classes with arguments."""
 
     optimizer: OptimizerSpec = OptimizerSpec()
+    """The optimizer and its arguments."""
     loss: str | NamedSpec
+    """A `keras.losses` name or `{name, args}`; it must fit the model's output and the labels."""
     metrics: list[str | NamedSpec] = []
+    """`keras.metrics` names or `{name, args}`; each is logged under the name Keras gives it."""
     jit_compile: bool | Literal["auto"] = "auto"
+    """XLA compilation of the train step, as `model.compile` takes it."""
     # Keras's mixed precision: layers compute in bfloat16 or float16, variables stay
     # float32; the built-in models keep their output layer float32; float16's loss scale
     # is Keras's own (LossScaleOptimizer, from compile).
     dtype_policy: Literal["float32", "mixed_bfloat16", "mixed_float16"] = "float32"
+    """Keras's mixed precision: layers compute in bfloat16 or float16, variables stay float32."""
 
 
 class FitSpec(_Section):
     """What `model.fit` receives (cbrun always passes `verbose=0`)."""
 
     batch_size: int = Field(32, gt=0, le=MAX_BATCH)
+    """Images per step (the global batch, over every device)."""
     epochs: int = Field(1, gt=0, le=MAX_EPOCHS)
+    """How many epochs; a finished run continues with `--resume --set fit.epochs=N`."""
     steps_per_epoch: int | None = Field(None, gt=0, le=MAX_STEPS)
+    """Steps in each epoch (null: one pass over the training images)."""
     validation_steps: int | None = Field(None, gt=0, le=MAX_STEPS)
+    """Validation batches each epoch (null: all)."""
     shuffle: bool = True
+    """A new order each epoch, a function of the seed and the epoch alone."""
     steps_per_execution: Any = "auto"
+    """Steps per call into the backend: a number, or `auto` (32 unless a callback needs every
+    batch hook, then 1)."""
     # A weight per class in the loss: `{0: 1.0, 7: 3.0}` (a class not named weighs 1), or
     # `balanced`: total / (classes x count of the class), from the training labels.
     class_weight: dict[int, float] | Literal["balanced"] | None = None
+    """A weight per class in the loss (`{0: 1.0, 7: 3.0}`; a class not named weighs 1), or
+    `balanced`."""
 
     @field_validator("class_weight", mode="before")
     @classmethod
@@ -186,106 +230,50 @@ class EvaluateSpec(_Section):
     """What `model.evaluate` receives after training; `enabled: false` skips it."""
 
     enabled: bool = True
+    """Evaluate on the test split after training."""
     batch_size: int = Field(128, gt=0, le=MAX_BATCH)
+    """Images per evaluation step."""
     steps: int | None = Field(None, gt=0, le=MAX_STEPS)
+    """Evaluation batches (null: the whole test split)."""
 
 
 class CallbackSpec(_Section):
     """One callback: a registered name (or allowed plugin), its args, its phases."""
 
     name: str
+    """A registered callback (`cbrun list-callbacks`) or an allowed plugin's (`module:Class`)."""
     args: dict[str, Any] = {}
+    """Its constructor's arguments; a path argument is resolved inside the run folder."""
     phases: list[Literal["fit", "evaluate", "predict"]] | None = None
+    """Which of fit, evaluate and predict it joins (default: fit)."""
 
 
 class LoggingSpec(_Section):
     """Console and train.log lines: `every` N batches, else about every `seconds`."""
 
     every: int | None = Field(None, gt=0, le=MAX_STEPS)
+    """A batch line every N steps (null: about every `seconds`)."""
     seconds: float = Field(5.0, gt=0, le=DAY)
+    """Without `every`: a batch line about this often."""
 
 
 class OutputSpec(_Section):
     runs_dir: str = "runs"
+    """The folder run folders are made in."""
 
 
 class DistributeSpec(_Section):
     """A tf.distribute strategy; `fit.batch_size` is the global batch over all replicas."""
 
     strategy: Literal["default", "mirrored", "multi_worker_mirrored"] = "default"
+    """`mirrored`: every device of this machine (Keras's DataParallel on JAX);
+    `multi_worker_mirrored`: several machines (TensorFlow only)."""
     devices: list[str] | None = None
+    """`mirrored` on TensorFlow: which devices (null: every GPU, else the CPU)."""
     logical_devices: int | None = Field(None, gt=0, le=MAX_DEVICES)
+    """Split this machine's CPU into N devices (to try a strategy without GPUs)."""
     timeout_seconds: float = Field(60.0, gt=0, le=DAY)
-
-
-class SweepObjective(_Section):
-    """The epoch log a sweep optimises (its best epoch per trial), and which way."""
-
-    monitor: str
-    mode: Literal["min", "max"]
-
-
-BOUNDS = ("lower", "upper")  # a threshold pruner's
-
-
-class PrunerSpec(_Section):
-    """Stop a trial whose objective falls behind: `median` of the trials so far at the
-    same epoch, or a `threshold` (`lower`/`upper`); none before `warmup_epochs`."""
-
-    type: Literal["median", "threshold", "none"] = "median"
-    warmup_epochs: int = Field(0, ge=0, le=MAX_EPOCHS)
-    # median: trials finished before any is pruned (default: a quarter of the sweep's
-    # trials, 1 to 5; Optuna's fixed 5 would prune nothing in an 8-trial sweep of 2 workers)
-    startup_trials: int | None = Field(None, ge=0, le=MAX_TRIALS)
-    lower: float | None = None
-    upper: float | None = None
-
-    @model_validator(mode="after")
-    def _threshold_bounds(self):
-        if self.type != "threshold":
-            return self
-        if self.lower is None and self.upper is None:
-            raise ValueError("a threshold pruner needs lower, upper or both")
-        if None not in (self.lower, self.upper) and not self.lower < self.upper:
-            raise ValueError(f"lower must be below upper; got {self.lower} and {self.upper}")
-        return self
-
-
-class Dimension(_Section):
-    """One searched value: exactly one of `choice`, `uniform`, `log_uniform`, `int`."""
-
-    choice: list | None = Field(None, min_length=1)
-    uniform: list[float] | None = Field(None, min_length=2, max_length=2)
-    log_uniform: list[float] | None = Field(None, min_length=2, max_length=2)
-    # Written `int:` in the config (a field may not be called int here).
-    integer: list[int] | None = Field(None, min_length=2, max_length=2, alias="int")
-
-    @property
-    def kind(self) -> str:
-        return next(k for k in ("choice", "uniform", "log_uniform", "integer") if getattr(self, k))
-
-    @model_validator(mode="after")
-    def _one_kind(self):
-        given = [k for k in ("choice", "uniform", "log_uniform", "integer") if getattr(self, k)]
-        if len(given) != 1:
-            raise ValueError("give exactly one of choice, uniform, log_uniform, int")
-        bounds = getattr(self, given[0])
-        if given[0] != "choice" and not bounds[0] < bounds[1]:
-            raise ValueError(f"{given[0]} bounds must rise; got {bounds}")
-        if given[0] == "log_uniform" and bounds[0] <= 0:
-            raise ValueError(f"log_uniform bounds must be > 0; got {bounds}")
-        return self
-
-
-class SweepSpec(_Section):
-    """What `cbrun sweep` searches (ignored by `cbrun train`)."""
-
-    objective: SweepObjective
-    sampler: Literal["tpe", "random", "grid"] = "tpe"
-    trials: int = Field(8, gt=0, le=MAX_TRIALS)
-    seed: int = Field(0, ge=0, le=MAX_SEED)
-    pruner: PrunerSpec = PrunerSpec()
-    space: dict[str, Dimension] = Field(min_length=1)
+    """`multi_worker_mirrored`: how long a worker waits for its peers."""
 
 
 class MlflowSpec(_Section):
@@ -293,14 +281,18 @@ class MlflowSpec(_Section):
 
     # Default: SQLite `mlflow.db` in the runs folder, a real database and no server.
     uri: str | None = Field(None, min_length=1)
+    """The tracking store (default: SQLite `mlflow.db` in the runs folder)."""
     experiment: str | None = Field(None, min_length=1)  # default: the config's name
+    """The MLflow experiment (default: the config's name)."""
 
 
 class TrackingSpec(_Section):
     """Where results go besides the run folder (default: nowhere else)."""
 
     tensorboard: bool = False  # RUN/tensorboard/: per-epoch scalars and HParams
+    """Write `RUN/tensorboard/`: per-epoch scalars and HParams."""
     mlflow: MlflowSpec | None = None  # `mlflow: true` for the defaults
+    """Send the run to MLflow (`true` for the defaults)."""
 
     @field_validator("mlflow", mode="before")
     @classmethod
@@ -318,25 +310,42 @@ class RunSpec(_Section):
     """A whole experiment. `model`, `compile` and `fit` are required sections."""
 
     name: str | None = None
+    """The run's name: its folder is `NAME-YYYYmmdd-HHMMSS` (default: the config file's name)."""
     # Keras's backend (cbrun/backend.py): set before Keras is imported, so one per process.
     backend: Literal["tensorflow", "jax"] = "tensorflow"
+    """Keras's backend; the config decides, not `KERAS_BACKEND`. `jax` needs `cbrun[jax]`."""
     seed: int = Field(0, ge=0, le=MAX_SEED)
+    """Seeds Python, NumPy and Keras, and each epoch's order."""
     deterministic: bool = False
+    """TensorFlow's op determinism (slower; same results on the same machine)."""
     data: DataSpec = DataSpec()
+    """The data."""
     model: ModelSpec
+    """The model."""
     compile: CompileSpec
+    """What `model.compile` receives."""
     fit: FitSpec
+    """What `model.fit` receives."""
     evaluate: EvaluateSpec = EvaluateSpec()
+    """The evaluation on the test split after training."""
     callbacks: list[CallbackSpec] = []
+    """Callbacks by name, with their arguments and phases."""
     plugins: list[str] = []
+    """Plugin modules allowed to provide callbacks and models (default-deny)."""
     # Folders where plugin modules are looked for first. A run records here the folder
     # its config was in, so `--resume`, evaluate and predict find them from anywhere.
     plugin_paths: list[str] = []
+    """Folders where plugin modules are looked for first (recorded by cbrun)."""
     logging: LoggingSpec = LoggingSpec()
+    """How often batch lines are printed."""
     output: OutputSpec = OutputSpec()
+    """Where run folders go."""
     distribute: DistributeSpec = DistributeSpec()
+    """Several devices or machines."""
     tracking: TrackingSpec = TrackingSpec()
+    """TensorBoard and MLflow."""
     sweep: SweepSpec | None = None
+    """What `cbrun sweep` searches."""
 
     @field_validator("name")
     @classmethod

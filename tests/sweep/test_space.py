@@ -107,7 +107,7 @@ def test_workers_divide_the_cores_between_them():
 
 
 def test_the_space_as_sweep_json_keeps_it():
-    from cbrun.config.spec import Dimension
+    from cbrun.config.sweep_spec import Dimension
     from cbrun.sweep.space import space_summary
 
     space = {
