@@ -59,7 +59,7 @@ TRIALS = "trials"
 SURPLUS = "surplus"  # a user attribute: asked beyond the target, never run
 
 
-def trial_in_process(folder, storage, study, number: int, threads: int | None) -> int:
+def trial_in_process(folder, storage, study, number: int, target: int, threads: int | None) -> int:
     """In a trial's own process (forked from one that never imported Keras): trial
     `number` of the study, on the backend its values give, with its own storage
     connection; its exit code."""
@@ -71,6 +71,7 @@ def trial_in_process(folder, storage, study, number: int, threads: int | None) -
     if threads:  # read by TensorFlow when it starts; JAX's XLA takes all cores
         os.environ["TF_NUM_INTRAOP_THREADS"] = os.environ["TF_NUM_INTEROP_THREADS"] = str(threads)
     sweep = Sweep(folder, storage=storage, study=study, sink=LogSink(make_console()))
+    sweep.target = target  # what sweep.json records as asked
     frozen = sweep.study.get_trials(deepcopy=False)[number]
     with StopSignals().installed() as between_trials:
         sweep._between_trials = between_trials
@@ -182,7 +183,13 @@ class Sweep:
 
             return run_in_child(
                 functools.partial(
-                    trial_in_process, self.folder, self.storage, self.name, number, self._threads
+                    trial_in_process,
+                    self.folder,
+                    self.storage,
+                    self.name,
+                    number,
+                    self.target,
+                    self._threads,
                 )
             )
         if claimed is None:

@@ -201,6 +201,10 @@ def test_a_sweep_searches_over_the_backend(tmp_path):
 
     folder = trials[0].parents[2]
     assert Sweep(folder, storage=None, study=None, sink=None).trial_processes
+    record = json.loads((folder / "sweep.json").read_text())  # as each trial's process wrote it
+    assert (
+        record["trials_asked"] == 2 and [t["status"] for t in record["trials"]] == ["complete"] * 2
+    )
 
 
 BAD = [
