@@ -7,6 +7,7 @@ model in Keras's safe mode, and pass the callbacks whose phases include
 
 from __future__ import annotations
 
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -72,7 +73,12 @@ def load_model(path: Path):
     keras = load_keras()
 
     try:
-        return keras.models.load_model(path, safe_mode=True)
+        with warnings.catch_warnings():
+            # A model trained with `use_ema` saved its optimizer's average variables, which
+            # the rebuilt optimizer does not make until it trains: Keras warns that it skips
+            # them. Evaluate and predict never use the optimizer; the warning is noise here.
+            warnings.filterwarnings("ignore", "Skipping variable loading for optimizer")
+            return keras.models.load_model(path, safe_mode=True)
     except ValueError as error:
         if "Lambda" in str(error) or "unsafe" in str(error).lower():
             raise UsageError(
