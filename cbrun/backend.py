@@ -141,7 +141,8 @@ def settle_after_fit(model) -> None:
     optimizer's `use_ema`, fit's end leaves model variables sharing buffers that the next
     jitted `evaluate` gives away, and `model.save` then fails with "Array has been
     deleted" (plain Keras 3.15.1 on JAX 0.10.2: fit, evaluate, save). A copy of the
-    weights, once a run; nothing on TensorFlow."""
+    weights, once a run; nothing on TensorFlow. Every run on JAX, not only `use_ema` ones:
+    the optimizer may be wrapped (mixed_float16's LossScaleOptimizer hides `use_ema`)."""
     if on_jax():
         import numpy as np
 
@@ -197,7 +198,7 @@ def _import_backend() -> None:
         import keras  # noqa: F401
 
         jax.devices()  # XLA's client starts here: its lines are captured with the import
-        _tensorflow_seen_by_keras(False)
+        _tensorflow_seen_by_keras("tensorflow" in sys.modules)
     else:
         import keras  # noqa: F401
         import tensorflow

@@ -35,14 +35,9 @@ def config_rows(schema: dict | None = None) -> list[tuple[str, str, str, str, st
     defs = schema.get("$defs", {})
     rows = []
 
-    def resolve(node):
-        while isinstance(node, dict) and "$ref" in node:
-            node = defs[node["$ref"].rsplit("/", 1)[1]]
-        return node
-
     def walk(properties: dict, required, prefix: str) -> None:
         for key, raw in properties.items():
-            node = resolve(raw)
+            node = _resolve(raw, defs)
             path = f"{prefix}{key}"
             inner = _section(node, defs)
             kind, default = _type(node, defs), _default(raw, node, key in required)
@@ -78,11 +73,18 @@ def field_descriptions() -> dict[str, str]:
     return found
 
 
+def _resolve(node: dict, defs: dict) -> dict:
+    """`node`, or the definition its `$ref` points at."""
+    while isinstance(node, dict) and "$ref" in node:
+        node = defs[node["$ref"].rsplit("/", 1)[1]]
+    return node
+
+
 def _section(node: dict, defs: dict) -> dict | None:
     """The object whose keys are the config's (a section), not a named Keras class."""
     options = [node, *node.get("anyOf", [])]
     for option in options:
-        option = defs.get(option.get("$ref", "").rsplit("/", 1)[-1], option)
+        option = _resolve(option, defs)
         if option.get("type") == "object" and "properties" in option:
             title = option.get("title", "")
             if not title.endswith(("Args", "Optimizer", "Metric", "Layer", "Loss")):
@@ -95,11 +97,11 @@ def _type(node: dict, defs: dict) -> str:
         return "choice"
     kinds = []
     for option in node.get("anyOf", [node]):
-        option = defs.get(option.get("$ref", "").rsplit("/", 1)[-1], option)
+        option = _resolve(option, defs)
         kind = option.get("type") or ("object" if "properties" in option else "any")
         if kind == "array" and isinstance(option.get("items"), dict):
             items = option["items"]
-            items = defs.get(items.get("$ref", "").rsplit("/", 1)[-1], items)
+            items = _resolve(items, defs)
             kind = f"list of {items.get('type') or items.get('title') or 'items'}"
         elif kind == "object" and option.get("title"):
             kind = option["title"]
@@ -125,7 +127,7 @@ def _short(value) -> str:
 def _allowed(node: dict, defs: dict) -> str:
     found = []
     for option in node.get("anyOf", [node]):
-        option = defs.get(option.get("$ref", "").rsplit("/", 1)[-1], option)
+        option = _resolve(option, defs)
         if "enum" in option:
             found.append(", ".join(f"`{v}`" for v in option["enum"]))
         if "const" in option:

@@ -59,12 +59,11 @@ FORMATS = {
 NOT_ON_JAX = ("litert", "onnx")
 
 
-def check_export(
-    run_dir: Path, formats, output: Path | None, backend: str | None = None
-) -> tuple[RunDir, Path, str]:
+def check_export(run_dir: Path, formats, output: Path | None, backend: str | None = None):
     """Everything that needs no TensorFlow: a finished run with `model.keras`, known
     formats with their extras installed and on the backend, an output folder that does
-    not exist yet; the backend the model loads on (`backend`, else the run's)."""
+    not exist yet. `(run, folder, its config, the backend the model loads on)`: `backend`,
+    else the run's."""
     from cbrun.after.inference import open_run
 
     run = RunDir.open(Path(run_dir))
@@ -72,7 +71,8 @@ def check_export(
         raise UsageError(f"{run.path}: no {MODEL} to export (the run saved no model)")
     if not formats:
         raise UsageError(f"give --format: {', '.join(FORMATS)}")
-    backend = backend or open_run(run.path)[1].backend
+    spec = open_run(run.path)[1]
+    backend = backend or spec.backend
     for name in formats:
         if name not in FORMATS:
             raise UsageError(f"--format {name}: not one of {', '.join(FORMATS)}")
@@ -89,20 +89,19 @@ def check_export(
     if folder.exists() or folder.is_symlink():
         raise UsageError(f"{folder} exists: give another -o PATH, or remove it")
     probe_folder(folder, "--output" if output else "RUN_DIR")
-    return run, folder, backend
+    return run, folder, spec, backend
 
 
 def export_run(
     run_dir: Path, formats, output: Path | None = None, say=print, backend: str | None = None
 ) -> dict:
     """Export the run's model in each format, verify each, write `export.json`."""
-    from cbrun.after.inference import load_model, open_run
+    from cbrun.after.inference import load_model
     from cbrun.backend import use_backend
     from cbrun.data.datasets import load_configured
 
-    run, folder, backend = check_export(run_dir, formats, output, backend)
+    run, folder, spec, backend = check_export(run_dir, formats, output, backend)
     use_backend(backend)
-    _, spec = open_run(run.path)
     dataset = load_configured(spec.data, lambda line: None, seed=spec.seed)
     images = dataset.inputs(dataset.x_test[:SAMPLES])
     model = load_model(run.file(MODEL))

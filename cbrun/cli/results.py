@@ -121,7 +121,7 @@ def export(run_dir, formats, output, backend, as_json, verbose):
     Exit 1 when an export's outputs differ by more than the tolerance."""
     from cbrun.after import export as exporting
 
-    exporting.check_export(run_dir, formats, output, backend)  # before Keras loads
+    # Its checks (exporting.check_export) come first, before Keras loads.
     report = exporting.export_run(run_dir, formats, output, lambda line: None, backend)
     if as_json:
         click.echo(exporting.report_json(report))

@@ -19,7 +19,7 @@ def tensorflow_needed(spec) -> list[str]:
     needs = [
         f"callbacks[{index}] TensorBoard"
         for index, item in enumerate(spec.callbacks)
-        if (item if isinstance(item, str) else item.name) == "TensorBoard"
+        if item.name == "TensorBoard"
     ]
     return needs + (["tracking.tensorboard"] if spec.tracking.tensorboard else [])
 

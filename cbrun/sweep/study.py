@@ -100,6 +100,7 @@ class Sweep:
         self.storage = storage or f"sqlite:///{self.folder / STORAGE}"
         self.name = study or self.spec.name
         self.worker = False  # one of `--jobs` workers: the parent says the resume line and end
+        self._threads = None  # TensorFlow's threads in a trial's own process (`run`)
 
     @property
     def trial_processes(self) -> bool:
@@ -145,9 +146,8 @@ class Sweep:
         self.worker = worker
         todo = self.interrupted() if continue_trials is None else list(continue_trials)
         self.write()  # from the start: a sweep killed in its first trial can be resumed
-        if self.trial_processes:
-            self._threads = threads  # set in each trial's process (`trial_in_process`)
-        elif todo or self.finished() < self.target:
+        self._threads = threads  # a trial in its own process imports Keras itself
+        if not self.trial_processes and (todo or self.finished() < self.target):
             use_backend(self.spec.backend)
             import_keras()  # quietly, before a trial's callback imports Keras
             if threads and not on_jax():
